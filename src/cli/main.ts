@@ -8,49 +8,44 @@ import { SgeCommandError } from "../sge/errors.js";
 import { VERSION } from "../version.js";
 
 export const EXIT = {
-	ok: 0,
-	failure: 1,
-	usage: 2,
-	unreachable: 3,
-	interrupted: 130,
+  ok: 0,
+  failure: 1,
+  usage: 2,
+  unreachable: 3,
+  interrupted: 130,
 } as const;
 
 export function buildProgram(): Command {
-	const program = new Command("ray-sge")
-		.description(
-			"Run Ray clusters on Grid Engine (SGE, Son of Grid Engine, Open Cluster Scheduler, Gridware)",
-		)
-		.version(VERSION, "-V, --version", "print the version")
-		.showHelpAfterError("(run ray-sge --help for usage)")
-		.exitOverride();
-	return program;
+  const program = new Command("ray-sge")
+    .description("Run Ray clusters on Grid Engine (SGE, Son of Grid Engine, Open Cluster Scheduler, Gridware)")
+    .version(VERSION, "-V, --version", "print the version")
+    .showHelpAfterError("(run ray-sge --help for usage)")
+    .exitOverride();
+  return program;
 }
 
 export function exitCodeFor(e: unknown): number {
-	if (e instanceof SgeCommandError) {
-		if (e.kind === "invalid-input") return EXIT.usage;
-		if (e.kind === "qmaster-unreachable") return EXIT.unreachable;
-		if (e.kind === "aborted") return EXIT.interrupted;
-		return EXIT.failure;
-	}
-	return EXIT.failure;
+  if (e instanceof SgeCommandError) {
+    if (e.kind === "invalid-input") return EXIT.usage;
+    if (e.kind === "qmaster-unreachable") return EXIT.unreachable;
+    if (e.kind === "aborted") return EXIT.interrupted;
+    return EXIT.failure;
+  }
+  return EXIT.failure;
 }
 
 export async function main(argv: string[]): Promise<number> {
-	const program = buildProgram();
-	try {
-		await program.parseAsync(argv, { from: "user" });
-		return EXIT.ok;
-	} catch (e) {
-		if (e instanceof CommanderError) {
-			// help and version exit through here with code 0; usage errors were already printed
-			return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
-		}
-		const verbose =
-			argv.includes("--verbose") || process.env.RAY_SGE_DEBUG === "1";
-		process.stderr.write(
-			`ray-sge: ${e instanceof SgeCommandError && verbose ? e.details() : (e as Error).message}\n`,
-		);
-		return exitCodeFor(e);
-	}
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return EXIT.ok;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // help and version exit through here with code 0; usage errors were already printed
+      return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const verbose = argv.includes("--verbose") || process.env.RAY_SGE_DEBUG === "1";
+    process.stderr.write(`ray-sge: ${e instanceof SgeCommandError && verbose ? e.details() : (e as Error).message}\n`);
+    return exitCodeFor(e);
+  }
 }

@@ -4,34 +4,34 @@ export type { AccountingRecord } from "./qacct.js";
 export { parseAccounting } from "./qacct.js";
 export type { Complex, ParallelEnvironment, QueueInstance } from "./qconf.js";
 export {
-	parseComplexes,
-	parseParallelEnvironment,
-	parseQueueInstances,
+  parseComplexes,
+  parseParallelEnvironment,
+  parseQueueInstances,
 } from "./qconf.js";
 export type { DeleteOutcome, DeleteResult } from "./qdel.js";
 export { parseQdelOutput } from "./qdel.js";
 export type { ExecHost } from "./qhost.js";
 export { parseHosts } from "./qhost.js";
 export type {
-	JobDetail,
-	JobEntry,
-	JobStatus,
-	JobSummary,
-	TaskDetail,
+  JobDetail,
+  JobEntry,
+  JobStatus,
+  JobSummary,
+  TaskDetail,
 } from "./qstat.js";
 export { parseJobDetail, parseJobList, summariseJobs } from "./qstat.js";
 export type {
-	JobOptions,
-	ResourceValue,
-	Runtime,
-	SubmitResult,
-	TaskRange,
+  JobOptions,
+  ResourceValue,
+  Runtime,
+  SubmitResult,
+  TaskRange,
 } from "./qsub.js";
 export {
-	buildSubmission,
-	parseSubmitOutput,
-	renderCommandScript,
-	shellQuote,
+  buildSubmission,
+  parseSubmitOutput,
+  renderCommandScript,
+  shellQuote,
 } from "./qsub.js";
 export type { RunnerConfig, RunOptions, RunResult } from "./run.js";
 export { CommandRunner } from "./run.js";

@@ -10,36 +10,33 @@
 export type DeleteOutcome = "deleted" | "deleting" | "gone" | "denied";
 
 export interface DeleteResult {
-	/** The job or task as qdel named it: "12", "5.3". */
-	job: string;
-	outcome: DeleteOutcome;
-	message: string;
+  /** The job or task as qdel named it: "12", "5.3". */
+  job: string;
+  outcome: DeleteOutcome;
+  message: string;
 }
 
 const LINE_RULES: [RegExp, DeleteOutcome][] = [
-	[/has registered the job(?:-array task)? (\S+) for deletion/, "deleting"],
-	[/has deleted job(?:-array task)? (\S+)/, "deleted"],
-	[/job(?:-array task)? (\S+) is already in deletion/, "deleting"],
-	[/job "?([^"\s]+)"? does not exist/, "gone"],
-	[
-		/necessary privileges to delete the job(?:-array task)? "?([^"\s]+)"?/,
-		"denied",
-	],
+  [/has registered the job(?:-array task)? (\S+) for deletion/, "deleting"],
+  [/has deleted job(?:-array task)? (\S+)/, "deleted"],
+  [/job(?:-array task)? (\S+) is already in deletion/, "deleting"],
+  [/job "?([^"\s]+)"? does not exist/, "gone"],
+  [/necessary privileges to delete the job(?:-array task)? "?([^"\s]+)"?/, "denied"],
 ];
 
 /** Parse qdel's stdout into one result per line it understands; other lines are ignored. */
 export function parseQdelOutput(stdout: string): DeleteResult[] {
-	const out: DeleteResult[] = [];
-	for (const raw of stdout.split("\n")) {
-		const line = raw.trim();
-		if (!line) continue;
-		for (const [re, outcome] of LINE_RULES) {
-			const m = re.exec(line);
-			if (m) {
-				out.push({ job: m[1] as string, outcome, message: line });
-				break;
-			}
-		}
-	}
-	return out;
+  const out: DeleteResult[] = [];
+  for (const raw of stdout.split("\n")) {
+    const line = raw.trim();
+    if (!line) continue;
+    for (const [re, outcome] of LINE_RULES) {
+      const m = re.exec(line);
+      if (m) {
+        out.push({ job: m[1] as string, outcome, message: line });
+        break;
+      }
+    }
+  }
+  return out;
 }

@@ -10,412 +10,373 @@
  */
 import type { TaskRange } from "./qsub.js";
 import {
-	child,
-	childrenOf,
-	descendants,
-	parseXmlTree,
-	textOf,
-	type XmlNode,
-	xmlRecords,
+  type ChunkSource,
+  child,
+  childrenOf,
+  descendants,
+  parseXmlTree,
+  textOf,
+  type XmlNode,
+  xmlRecords,
 } from "./xml.js";
 
 export type JobStatus =
-	| "pending"
-	| "held"
-	| "running"
-	| "suspended"
-	| "error"
-	| "deleting"
-	| "transferring"
-	| "restarted"
-	| "unknown";
+  | "pending"
+  | "held"
+  | "running"
+  | "suspended"
+  | "error"
+  | "deleting"
+  | "transferring"
+  | "restarted"
+  | "unknown";
 
 export interface JobEntry {
-	id: number;
-	name: string;
-	owner: string;
-	/** Grid Engine's state letters as qstat prints them, e.g. "r", "qw", "hqw", "Eqw", "dr". */
-	state: string;
-	status: JobStatus;
-	priority: number;
-	submittedAt?: Date;
-	startedAt?: Date;
-	/** Queue instance of a running job (its master queue), e.g. "all.q@node1". */
-	queue?: string;
-	/** Host of a running job or task. */
-	host?: string;
-	slots: number;
-	/** The task of an array job this row is about (running tasks, or pending ones when expanded). */
-	taskId?: number;
-	/** Pending tasks collapsed into ranges, as qstat prints them (only when not expanded). */
-	taskRanges?: TaskRange[];
-	/** With `qstat -g t`: whether this row is the job's MASTER task or a SLAVE slot of a parallel job. */
-	role?: "MASTER" | "SLAVE";
+  id: number;
+  name: string;
+  owner: string;
+  /** Grid Engine's state letters as qstat prints them, e.g. "r", "qw", "hqw", "Eqw", "dr". */
+  state: string;
+  status: JobStatus;
+  priority: number;
+  submittedAt?: Date;
+  startedAt?: Date;
+  /** Queue instance of a running job (its master queue), e.g. "all.q@node1". */
+  queue?: string;
+  /** Host of a running job or task. */
+  host?: string;
+  slots: number;
+  /** The task of an array job this row is about (running tasks, or pending ones when expanded). */
+  taskId?: number;
+  /** Pending tasks collapsed into ranges, as qstat prints them (only when not expanded). */
+  taskRanges?: TaskRange[];
+  /** With `qstat -g t`: whether this row is the job's MASTER task or a SLAVE slot of a parallel job. */
+  role?: "MASTER" | "SLAVE";
 }
 
 /** Map state letters to one status; an error or deletion outranks everything else. */
 export function jobStatus(state: string): JobStatus {
-	if (state.includes("E")) return "error";
-	if (state.includes("d")) return "deleting";
-	if (state.includes("h")) return "held";
-	if (/[sST]/.test(state)) return "suspended";
-	if (state.includes("t")) return "transferring";
-	if (state.includes("R")) return "restarted";
-	if (state.includes("r")) return "running";
-	if (state.includes("qw") || state === "w") return "pending";
-	return "unknown";
+  if (state.includes("E")) return "error";
+  if (state.includes("d")) return "deleting";
+  if (state.includes("h")) return "held";
+  if (/[sST]/.test(state)) return "suspended";
+  if (state.includes("t")) return "transferring";
+  if (state.includes("R")) return "restarted";
+  if (state.includes("r")) return "running";
+  if (state.includes("qw") || state === "w") return "pending";
+  return "unknown";
 }
 
 /** Parse "3-20:1", "7" or "1-3:1,5-9:2". */
 export function parseTaskRanges(text: string): TaskRange[] {
-	return text
-		.split(",")
-		.filter(Boolean)
-		.map((part) => {
-			const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part.trim());
-			if (!m) throw new Error(`not a task range: ${JSON.stringify(part)}`);
-			const first = Number(m[1]);
-			return {
-				first,
-				last: m[2] ? Number(m[2]) : first,
-				step: m[3] ? Number(m[3]) : 1,
-			};
-		});
+  return text
+    .split(",")
+    .filter(Boolean)
+    .map((part) => {
+      const m = /^(\d+)(?:-(\d+)(?::(\d+))?)?$/.exec(part.trim());
+      if (!m) throw new Error(`not a task range: ${JSON.stringify(part)}`);
+      const first = Number(m[1]);
+      return {
+        first,
+        last: m[2] ? Number(m[2]) : first,
+        step: m[3] ? Number(m[3]) : 1,
+      };
+    });
 }
 
 export function* expandRanges(ranges: readonly TaskRange[]): Generator<number> {
-	for (const r of ranges)
-		for (let t = r.first; t <= r.last; t += r.step) yield t;
+  for (const r of ranges) for (let t = r.first; t <= r.last; t += r.step) yield t;
 }
 
 export function countTasks(ranges: readonly TaskRange[]): number {
-	return ranges.reduce(
-		(n, r) => n + Math.floor((r.last - r.first) / r.step) + 1,
-		0,
-	);
+  return ranges.reduce((n, r) => n + Math.floor((r.last - r.first) / r.step) + 1, 0);
 }
 
 function hostOf(queue: string | undefined): string | undefined {
-	if (!queue) return undefined;
-	const at = queue.indexOf("@");
-	return at >= 0 ? queue.slice(at + 1) : undefined;
+  if (!queue) return undefined;
+  const at = queue.indexOf("@");
+  return at >= 0 ? queue.slice(at + 1) : undefined;
 }
 
 function required(fields: Record<string, string>, key: string): string {
-	const v = fields[key];
-	if (v === undefined) throw new Error(`a <job_list> has no <${key}>`);
-	return v;
+  const v = fields[key];
+  if (v === undefined) throw new Error(`a <job_list> has no <${key}>`);
+  return v;
 }
 
 const QSTAT_LIST = {
-	records: new Set(["job_list"]),
-	roots: new Set(["job_info"]),
+  records: new Set(["job_list"]),
+  roots: new Set(["job_info"]),
 };
 
 export interface ParseJobListOptions {
-	/** "rows": as qstat prints them (pending array tasks collapsed); "expand": one entry per task. */
-	tasks?: "rows" | "expand";
+  /** "rows": as qstat prints them (pending array tasks collapsed); "expand": one entry per task. */
+  tasks?: "rows" | "expand";
 }
 
 /** Stream the jobs of a `qstat -xml` (also `-g t`, `-f`) document. */
-export async function* parseJobList(
-	source: AsyncIterable<string | Uint8Array>,
-	options: ParseJobListOptions = {},
-): AsyncGenerator<JobEntry> {
-	for await (const rec of xmlRecords(source, QSTAT_LIST)) {
-		const f = rec.fields;
-		const state = required(f, "state");
-		const queue = f.queue_name || (rec.parent?.fields.name ?? "");
-		const entry: JobEntry = {
-			id: Number(required(f, "JB_job_number")),
-			name: f.JB_name ?? "",
-			owner: f.JB_owner ?? "",
-			state,
-			status: jobStatus(state),
-			priority: Number(f.JAT_prio ?? 0),
-			slots: Number(f.slots ?? 1),
-		};
-		if (!Number.isInteger(entry.id))
-			throw new Error(`bad job number ${JSON.stringify(f.JB_job_number)}`);
-		if (f.JB_submission_time)
-			entry.submittedAt = new Date(f.JB_submission_time);
-		if (f.JAT_start_time) entry.startedAt = new Date(f.JAT_start_time);
-		if (queue) {
-			entry.queue = queue;
-			entry.host = hostOf(queue) as string;
-		}
-		if (f.master === "MASTER" || f.master === "SLAVE") entry.role = f.master;
-		const tasks = f.tasks;
-		if (tasks) {
-			const ranges = parseTaskRanges(tasks);
-			const single =
-				ranges.length === 1 && ranges[0]?.first === ranges[0]?.last;
-			if (single) entry.taskId = (ranges[0] as TaskRange).first;
-			else if (options.tasks === "expand") {
-				for (const t of expandRanges(ranges)) yield { ...entry, taskId: t };
-				continue;
-			} else entry.taskRanges = ranges;
-		}
-		yield entry;
-	}
+export async function* parseJobList(source: ChunkSource, options: ParseJobListOptions = {}): AsyncGenerator<JobEntry> {
+  for await (const rec of xmlRecords(source, QSTAT_LIST)) {
+    const f = rec.fields;
+    const state = required(f, "state");
+    const queue = f.queue_name || (rec.parent?.fields.name ?? "");
+    const entry: JobEntry = {
+      id: Number(required(f, "JB_job_number")),
+      name: f.JB_name ?? "",
+      owner: f.JB_owner ?? "",
+      state,
+      status: jobStatus(state),
+      priority: Number(f.JAT_prio ?? 0),
+      slots: Number(f.slots ?? 1),
+    };
+    if (!Number.isInteger(entry.id)) throw new Error(`bad job number ${JSON.stringify(f.JB_job_number)}`);
+    if (f.JB_submission_time) entry.submittedAt = new Date(f.JB_submission_time);
+    if (f.JAT_start_time) entry.startedAt = new Date(f.JAT_start_time);
+    if (queue) {
+      entry.queue = queue;
+      entry.host = hostOf(queue) as string;
+    }
+    if (f.master === "MASTER" || f.master === "SLAVE") entry.role = f.master;
+    const tasks = f.tasks;
+    if (tasks) {
+      const ranges = parseTaskRanges(tasks);
+      const single = ranges.length === 1 && ranges[0]?.first === ranges[0]?.last;
+      if (single) entry.taskId = (ranges[0] as TaskRange).first;
+      else if (options.tasks === "expand") {
+        for (const t of expandRanges(ranges)) yield { ...entry, taskId: t };
+        continue;
+      } else entry.taskRanges = ranges;
+    }
+    yield entry;
+  }
 }
 
 export interface JobSummary {
-	id: number;
-	name: string;
-	owner: string;
-	/** The most advanced status among the job's tasks (running > transferring > ... > pending). */
-	status: JobStatus;
-	/** Number of tasks per status (1 task for a non-array job). */
-	tasksByStatus: Partial<Record<JobStatus, number>>;
-	taskCount: number;
-	isArray: boolean;
-	hosts: string[];
-	slots: number;
-	submittedAt?: Date;
-	startedAt?: Date;
+  id: number;
+  name: string;
+  owner: string;
+  /** The most advanced status among the job's tasks (running > transferring > ... > pending). */
+  status: JobStatus;
+  /** Number of tasks per status (1 task for a non-array job). */
+  tasksByStatus: Partial<Record<JobStatus, number>>;
+  taskCount: number;
+  isArray: boolean;
+  hosts: string[];
+  slots: number;
+  submittedAt?: Date;
+  startedAt?: Date;
 }
 
 const STATUS_RANK: JobStatus[] = [
-	"error",
-	"deleting",
-	"running",
-	"restarted",
-	"transferring",
-	"suspended",
-	"held",
-	"pending",
-	"unknown",
+  "error",
+  "deleting",
+  "running",
+  "restarted",
+  "transferring",
+  "suspended",
+  "held",
+  "pending",
+  "unknown",
 ];
 
 /** One summary per job out of qstat rows (array tasks counted, not listed). */
 export function summariseJobs(entries: Iterable<JobEntry>): JobSummary[] {
-	const byId = new Map<number, JobSummary>();
-	for (const e of entries) {
-		let s = byId.get(e.id);
-		if (!s) {
-			s = {
-				id: e.id,
-				name: e.name,
-				owner: e.owner,
-				status: e.status,
-				tasksByStatus: {},
-				taskCount: 0,
-				isArray: false,
-				hosts: [],
-				slots: 0,
-			};
-			byId.set(e.id, s);
-		}
-		if (e.role === "SLAVE") {
-			if (e.host && !s.hosts.includes(e.host)) s.hosts.push(e.host);
-			continue;
-		}
-		const n = e.taskRanges ? countTasks(e.taskRanges) : 1;
-		if (e.taskRanges || e.taskId !== undefined) s.isArray = true;
-		s.taskCount += n;
-		s.tasksByStatus[e.status] = (s.tasksByStatus[e.status] ?? 0) + n;
-		s.slots += e.slots * n;
-		if (STATUS_RANK.indexOf(e.status) < STATUS_RANK.indexOf(s.status))
-			s.status = e.status;
-		if (e.host && !s.hosts.includes(e.host)) s.hosts.push(e.host);
-		if (e.submittedAt && !s.submittedAt) s.submittedAt = e.submittedAt;
-		if (e.startedAt && (!s.startedAt || e.startedAt < s.startedAt))
-			s.startedAt = e.startedAt;
-	}
-	return [...byId.values()];
+  const byId = new Map<number, JobSummary>();
+  for (const e of entries) {
+    let s = byId.get(e.id);
+    if (!s) {
+      s = {
+        id: e.id,
+        name: e.name,
+        owner: e.owner,
+        status: e.status,
+        tasksByStatus: {},
+        taskCount: 0,
+        isArray: false,
+        hosts: [],
+        slots: 0,
+      };
+      byId.set(e.id, s);
+    }
+    if (e.role === "SLAVE") {
+      if (e.host && !s.hosts.includes(e.host)) s.hosts.push(e.host);
+      continue;
+    }
+    const n = e.taskRanges ? countTasks(e.taskRanges) : 1;
+    if (e.taskRanges || e.taskId !== undefined) s.isArray = true;
+    s.taskCount += n;
+    s.tasksByStatus[e.status] = (s.tasksByStatus[e.status] ?? 0) + n;
+    s.slots += e.slots * n;
+    if (STATUS_RANK.indexOf(e.status) < STATUS_RANK.indexOf(s.status)) s.status = e.status;
+    if (e.host && !s.hosts.includes(e.host)) s.hosts.push(e.host);
+    if (e.submittedAt && !s.submittedAt) s.submittedAt = e.submittedAt;
+    if (e.startedAt && (!s.startedAt || e.startedAt < s.startedAt)) s.startedAt = e.startedAt;
+  }
+  return [...byId.values()];
 }
 
 // ------------------------------------------------------------------------------------ qstat -j
 
 export interface TaskDetail {
-	taskId: number;
-	/** Grid Engine's internal status code of the task (JAT_status). */
-	statusCode: number;
-	startedAt?: Date;
-	/** Per-task messages, e.g. why a task went into error state. */
-	messages: string[];
+  taskId: number;
+  /** Grid Engine's internal status code of the task (JAT_status). */
+  statusCode: number;
+  startedAt?: Date;
+  /** Per-task messages, e.g. why a task went into error state. */
+  messages: string[];
 }
 
 export interface JobDetail {
-	id: number;
-	name: string;
-	owner: string;
-	group?: string;
-	project?: string;
-	account?: string;
-	submittedAt?: Date;
-	/** The script (or binary) and its arguments; "STDIN" when the script came on stdin. */
-	scriptFile?: string;
-	args: string[];
-	cwd?: string;
-	shell?: string;
-	stdoutPaths: string[];
-	stderrPaths: string[];
-	joinOutput: boolean;
-	notify: boolean;
-	/** -p as given at submission (-1023..1024). */
-	priority: number;
-	queueRequests: string[];
-	parallelEnvironment?: { name: string; min: number; max: number };
-	hardResources: Record<string, string>;
-	softResources: Record<string, string>;
-	context: Record<string, string>;
-	/** -v variables (SGE's own __SGE_PREFIX__ entries left out). */
-	environment: Record<string, string>;
-	array?: TaskRange;
-	maxConcurrentTasks?: number;
-	holdJobs: number[];
-	/** Tasks that have started (or failed to); pending tasks are in the job list's ranges. */
-	tasks: TaskDetail[];
-	/** Why the job waits: the scheduler's messages about this job (needs schedd_job_info true). */
-	schedulingMessages: string[];
+  id: number;
+  name: string;
+  owner: string;
+  group?: string;
+  project?: string;
+  account?: string;
+  submittedAt?: Date;
+  /** The script (or binary) and its arguments; "STDIN" when the script came on stdin. */
+  scriptFile?: string;
+  args: string[];
+  cwd?: string;
+  shell?: string;
+  stdoutPaths: string[];
+  stderrPaths: string[];
+  joinOutput: boolean;
+  notify: boolean;
+  /** -p as given at submission (-1023..1024). */
+  priority: number;
+  queueRequests: string[];
+  parallelEnvironment?: { name: string; min: number; max: number };
+  hardResources: Record<string, string>;
+  softResources: Record<string, string>;
+  context: Record<string, string>;
+  /** -v variables (SGE's own __SGE_PREFIX__ entries left out). */
+  environment: Record<string, string>;
+  array?: TaskRange;
+  maxConcurrentTasks?: number;
+  holdJobs: number[];
+  /** Tasks that have started (or failed to); pending tasks are in the job list's ranges. */
+  tasks: TaskDetail[];
+  /** Why the job waits: the scheduler's messages about this job (needs schedd_job_info true). */
+  schedulingMessages: string[];
 }
 
 function epoch(s: string | undefined): Date | undefined {
-	const n = Number(s);
-	return s && Number.isFinite(n) && n > 0 ? new Date(n * 1000) : undefined;
+  const n = Number(s);
+  return s && Number.isFinite(n) && n > 0 ? new Date(n * 1000) : undefined;
 }
 
 function variables(list: XmlNode | undefined): Record<string, string> {
-	const out: Record<string, string> = {};
-	for (const el of list?.children ?? []) {
-		const name = textOf(el, "VA_variable");
-		if (name !== undefined) out[name] = textOf(el, "VA_value") ?? "";
-	}
-	return out;
+  const out: Record<string, string> = {};
+  for (const el of list?.children ?? []) {
+    const name = textOf(el, "VA_variable");
+    if (name !== undefined) out[name] = textOf(el, "VA_value") ?? "";
+  }
+  return out;
 }
 
 function requests(list: XmlNode | undefined): Record<string, string> {
-	const out: Record<string, string> = {};
-	for (const el of list?.children ?? []) {
-		const name = textOf(el, "CE_name");
-		if (name !== undefined) out[name] = textOf(el, "CE_stringval") ?? "";
-	}
-	return out;
+  const out: Record<string, string> = {};
+  for (const el of list?.children ?? []) {
+    const name = textOf(el, "CE_name");
+    if (name !== undefined) out[name] = textOf(el, "CE_stringval") ?? "";
+  }
+  return out;
 }
 
 function paths(list: XmlNode | undefined): string[] {
-	return descendants(list, "PN_path").map((n) => n.text.trim());
+  return descendants(list, "PN_path").map((n) => n.text.trim());
 }
 
 export type JobDetailResult = { found: JobDetail[]; unknown: string[] };
 
 /** Parse `qstat -j ... -xml`: the jobs found and the ids qstat did not know. */
 export function parseJobDetail(xml: string): JobDetailResult {
-	const root = parseXmlTree(xml);
-	if (root.name === "unknown_jobs") {
-		return {
-			found: [],
-			unknown: childrenOf(root, "ST_name").map((n) => n.text.trim()),
-		};
-	}
-	if (root.name !== "detailed_job_info")
-		throw new Error(`expected <detailed_job_info>, got <${root.name}>`);
-	const messagesByJob = new Map<number, string[]>();
-	for (const m of descendants(
-		child(root, "messages"),
-		"SME_message_list",
-	).flatMap((l) => l.children)) {
-		const text = textOf(m, "MES_message");
-		if (text === undefined) continue;
-		for (const id of descendants(
-			child(m, "MES_job_number_list"),
-			"ULNG_value",
-		)) {
-			const n = Number(id.text.trim());
-			messagesByJob.set(n, [...(messagesByJob.get(n) ?? []), text]);
-		}
-	}
-	const found = childrenOf(child(root, "djob_info"), "element").map(
-		(el): JobDetail => {
-			const id = Number(textOf(el, "JB_job_number"));
-			if (!Number.isInteger(id))
-				throw new Error("a job in qstat -j output has no JB_job_number");
-			const env = variables(child(el, "JB_env_list"));
-			for (const k of Object.keys(env))
-				if (k.startsWith("__SGE_PREFIX__")) delete env[k];
-			const pe = textOf(el, "JB_pe");
-			const peRange = descendants(child(el, "JB_pe_range"), "RN_min")[0];
-			const arrayRange = child(child(el, "JB_ja_structure"), "task_id_range");
-			const isArray = (Number(textOf(el, "JB_type") ?? 0) & 128) !== 0; // JB_type bit: array job
-			const detail: JobDetail = {
-				id,
-				name: textOf(el, "JB_job_name") ?? "",
-				owner: textOf(el, "JB_owner") ?? "",
-				args: descendants(child(el, "JB_job_args"), "ST_name").map(
-					(n) => n.text,
-				),
-				stdoutPaths: paths(child(el, "JB_stdout_path_list")),
-				stderrPaths: paths(child(el, "JB_stderr_path_list")),
-				joinOutput: textOf(el, "JB_merge_stderr") === "true",
-				notify: textOf(el, "JB_notify") === "true",
-				priority: Number(textOf(el, "JB_priority") ?? 1024) - 1024,
-				queueRequests: descendants(
-					child(el, "JB_hard_queue_list"),
-					"QR_name",
-				).map((n) => n.text.trim()),
-				hardResources: requests(child(el, "JB_hard_resource_list")),
-				softResources: requests(child(el, "JB_soft_resource_list")),
-				context: variables(child(el, "JB_context")),
-				environment: env,
-				holdJobs: descendants(
-					child(el, "JB_jid_predecessor_list"),
-					"JRE_job_number",
-				).map((n) => Number(n.text)),
-				tasks: childrenOf(child(el, "JB_ja_tasks"), "ulong_sublist")
-					.concat(childrenOf(child(el, "JB_ja_tasks"), "element"))
-					.map((t) => {
-						const td: TaskDetail = {
-							taskId: Number(textOf(t, "JAT_task_number")),
-							statusCode: Number(textOf(t, "JAT_status") ?? 0),
-							messages: descendants(
-								child(t, "JAT_message_list"),
-								"QIM_message",
-							).map((n) => n.text.trim()),
-						};
-						const started = epoch(textOf(t, "JAT_start_time"));
-						if (started) td.startedAt = started;
-						return td;
-					})
-					.sort((a, b) => a.taskId - b.taskId),
-				schedulingMessages: messagesByJob.get(id) ?? [],
-			};
-			const opt = <K extends keyof JobDetail>(
-				k: K,
-				v: JobDetail[K] | undefined,
-			) => {
-				if (v !== undefined && v !== "") detail[k] = v;
-			};
-			opt("group", textOf(el, "JB_group"));
-			opt("project", textOf(el, "JB_project"));
-			opt("account", textOf(el, "JB_account"));
-			opt("submittedAt", epoch(textOf(el, "JB_submission_time")));
-			opt("scriptFile", textOf(el, "JB_script_file"));
-			opt("cwd", textOf(el, "JB_cwd"));
-			opt(
-				"shell",
-				descendants(child(el, "JB_shell_list"), "PN_path")[0]?.text.trim(),
-			);
-			if (pe && peRange) {
-				const ranges = peRange && child(child(el, "JB_pe_range"), "ranges");
-				detail.parallelEnvironment = {
-					name: pe,
-					min: Number(textOf(ranges, "RN_min")),
-					max: Number(textOf(ranges, "RN_max")),
-				};
-			}
-			if (isArray && arrayRange) {
-				detail.array = {
-					first: Number(textOf(arrayRange, "RN_min")),
-					last: Number(textOf(arrayRange, "RN_max")),
-					step: Number(textOf(arrayRange, "RN_step")),
-				};
-			}
-			const tc = Number(textOf(el, "JB_ja_task_concurrency") ?? 0);
-			if (tc > 0) detail.maxConcurrentTasks = tc;
-			return detail;
-		},
-	);
-	return { found, unknown: [] };
+  const root = parseXmlTree(xml);
+  if (root.name === "unknown_jobs") {
+    return {
+      found: [],
+      unknown: childrenOf(root, "ST_name").map((n) => n.text.trim()),
+    };
+  }
+  if (root.name !== "detailed_job_info") throw new Error(`expected <detailed_job_info>, got <${root.name}>`);
+  const messagesByJob = new Map<number, string[]>();
+  for (const m of descendants(child(root, "messages"), "SME_message_list").flatMap((l) => l.children)) {
+    const text = textOf(m, "MES_message");
+    if (text === undefined) continue;
+    for (const id of descendants(child(m, "MES_job_number_list"), "ULNG_value")) {
+      const n = Number(id.text.trim());
+      messagesByJob.set(n, [...(messagesByJob.get(n) ?? []), text]);
+    }
+  }
+  const found = childrenOf(child(root, "djob_info"), "element").map((el): JobDetail => {
+    const id = Number(textOf(el, "JB_job_number"));
+    if (!Number.isInteger(id)) throw new Error("a job in qstat -j output has no JB_job_number");
+    const env = variables(child(el, "JB_env_list"));
+    for (const k of Object.keys(env)) if (k.startsWith("__SGE_PREFIX__")) delete env[k];
+    const pe = textOf(el, "JB_pe");
+    const peRange = descendants(child(el, "JB_pe_range"), "RN_min")[0];
+    const arrayRange = child(child(el, "JB_ja_structure"), "task_id_range");
+    const isArray = (Number(textOf(el, "JB_type") ?? 0) & 128) !== 0; // JB_type bit: array job
+    const detail: JobDetail = {
+      id,
+      name: textOf(el, "JB_job_name") ?? "",
+      owner: textOf(el, "JB_owner") ?? "",
+      args: descendants(child(el, "JB_job_args"), "ST_name").map((n) => n.text),
+      stdoutPaths: paths(child(el, "JB_stdout_path_list")),
+      stderrPaths: paths(child(el, "JB_stderr_path_list")),
+      joinOutput: textOf(el, "JB_merge_stderr") === "true",
+      notify: textOf(el, "JB_notify") === "true",
+      priority: Number(textOf(el, "JB_priority") ?? 1024) - 1024,
+      queueRequests: descendants(child(el, "JB_hard_queue_list"), "QR_name").map((n) => n.text.trim()),
+      hardResources: requests(child(el, "JB_hard_resource_list")),
+      softResources: requests(child(el, "JB_soft_resource_list")),
+      context: variables(child(el, "JB_context")),
+      environment: env,
+      holdJobs: descendants(child(el, "JB_jid_predecessor_list"), "JRE_job_number").map((n) => Number(n.text)),
+      tasks: childrenOf(child(el, "JB_ja_tasks"), "ulong_sublist")
+        .concat(childrenOf(child(el, "JB_ja_tasks"), "element"))
+        .map((t) => {
+          const td: TaskDetail = {
+            taskId: Number(textOf(t, "JAT_task_number")),
+            statusCode: Number(textOf(t, "JAT_status") ?? 0),
+            messages: descendants(child(t, "JAT_message_list"), "QIM_message").map((n) => n.text.trim()),
+          };
+          const started = epoch(textOf(t, "JAT_start_time"));
+          if (started) td.startedAt = started;
+          return td;
+        })
+        .sort((a, b) => a.taskId - b.taskId),
+      schedulingMessages: messagesByJob.get(id) ?? [],
+    };
+    const opt = <K extends keyof JobDetail>(k: K, v: JobDetail[K] | undefined) => {
+      if (v !== undefined && v !== "") detail[k] = v;
+    };
+    opt("group", textOf(el, "JB_group"));
+    opt("project", textOf(el, "JB_project"));
+    opt("account", textOf(el, "JB_account"));
+    opt("submittedAt", epoch(textOf(el, "JB_submission_time")));
+    opt("scriptFile", textOf(el, "JB_script_file"));
+    opt("cwd", textOf(el, "JB_cwd"));
+    opt("shell", descendants(child(el, "JB_shell_list"), "PN_path")[0]?.text.trim());
+    if (pe && peRange) {
+      const ranges = peRange && child(child(el, "JB_pe_range"), "ranges");
+      detail.parallelEnvironment = {
+        name: pe,
+        min: Number(textOf(ranges, "RN_min")),
+        max: Number(textOf(ranges, "RN_max")),
+      };
+    }
+    if (isArray && arrayRange) {
+      detail.array = {
+        first: Number(textOf(arrayRange, "RN_min")),
+        last: Number(textOf(arrayRange, "RN_max")),
+        step: Number(textOf(arrayRange, "RN_step")),
+      };
+    }
+    const tc = Number(textOf(el, "JB_ja_task_concurrency") ?? 0);
+    if (tc > 0) detail.maxConcurrentTasks = tc;
+    return detail;
+  });
+  return { found, unknown: [] };
 }
