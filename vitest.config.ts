@@ -2,11 +2,22 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    testTimeout: 20_000,
-    hookTimeout: 120_000,
-    // integration tests share one Grid Engine: run files one at a time
-    fileParallelism: false,
-    reporters: ["default"],
+    projects: [
+      {
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"], testTimeout: 20_000 },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          // brings up the testbed when it is not up, and removes every job the tests left behind
+          globalSetup: ["test/support/global-setup.ts"],
+          testTimeout: 120_000,
+          hookTimeout: 300_000,
+          // one Grid Engine for all: files run one at a time
+          fileParallelism: false,
+        },
+      },
+    ],
   },
 });

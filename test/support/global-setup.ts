@@ -1,0 +1,30 @@
+/**
+ * Integration tests need the testbed: bring it up when `scripts/testbed status` says it is not
+ * (needs root, as on CI and the README's fresh machine), and afterwards remove every job the test
+ * users still have, failing loudly if any were left.
+ */
+import { spawnSync } from "node:child_process";
+import { OTHER_USER, TESTBED_SCRIPT, USER } from "./testbed.js";
+
+function run(argv: string[]): { status: number; out: string } {
+  const r = spawnSync(argv[0] as string, argv.slice(1), { encoding: "utf8" });
+  return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
+}
+
+export async function setup(): Promise<void> {
+  if (run([TESTBED_SCRIPT, "status"]).status === 0) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error("the integration tests need the Grid Engine testbed: run `sudo scripts/testbed up` first (or run the tests as root)");
+  }
+  process.stdout.write("integration tests: the testbed is not up; running scripts/testbed up\n");
+  const up = spawnSync(TESTBED_SCRIPT, ["up"], { stdio: "inherit" });
+  if (up.status !== 0) throw new Error(`scripts/testbed up failed with exit code ${up.status}`);
+}
+
+export async function teardown(): Promise<void> {
+  const left = run(["qstat", "-u", `${USER},${OTHER_USER}`]).out.trim();
+  if (left) {
+    run(["qdel", "-f", "-u", `${USER},${OTHER_USER}`]);
+    throw new Error(`integration tests left jobs behind (now deleted):\n${left}`);
+  }
+}
