@@ -17,6 +17,7 @@ import {
 import { type DeleteResult, parseQdelOutput } from "./qdel.js";
 import { type ExecHost, parseHosts } from "./qhost.js";
 import {
+  communicationError,
   type JobDetail,
   type JobEntry,
   type JobStatus,
@@ -212,6 +213,8 @@ export class SgeClient {
     const ref = checkJobRef(id);
     const jobId = Number(ref.split(".")[0]);
     const r = await this.runner.runChecked(["qstat", "-j", String(jobId), "-xml"], this.opts(call));
+    const commError = communicationError(r.stdout);
+    if (commError !== undefined) throw classifyFailure({ ...r, stderr: `${r.stderr}${commError}\n` });
     let parsed: ReturnType<typeof parseJobDetail>;
     try {
       parsed = parseJobDetail(r.stdout);

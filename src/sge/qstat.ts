@@ -290,6 +290,17 @@ function paths(list: XmlNode | undefined): string[] {
 
 export type JobDetailResult = { found: JobDetail[]; unknown: string[] };
 
+/**
+ * `qstat -j ID -xml` with qmaster down exits 0 and prints a <comunication_error> document (SGE's
+ * spelling). Returns its text, or undefined for any other document.
+ */
+export function communicationError(xml: string): string | undefined {
+  const head = xml.slice(0, 200);
+  if (!/<comm?unication_error\b/.test(head)) return undefined;
+  const root = parseXmlTree(xml);
+  return textOf(root, "AN_text") ?? "communication error";
+}
+
 /** Parse `qstat -j ... -xml`: the jobs found and the ids qstat did not know. */
 export function parseJobDetail(xml: string): JobDetailResult {
   const root = parseXmlTree(xml);

@@ -15,11 +15,20 @@ beforeAll(() => {
 
 afterAll(async () => {
   await sge.deleteJobs(submitted);
-  await waitFor("test jobs to leave the queue", async () => (await sge.listJobs({ jobIds: submitted })).length === 0, 60_000);
+  await waitFor(
+    "test jobs to leave the queue",
+    async () => (await sge.listJobs({ jobIds: submitted })).length === 0,
+    60_000,
+  );
 });
 
 async function gone(id: number): Promise<void> {
-  await waitFor(`job ${id} to leave qstat`, async () => (await sge.listJobs({ jobIds: [id] })).length === 0, 60_000, 300);
+  await waitFor(
+    `job ${id} to leave qstat`,
+    async () => (await sge.listJobs({ jobIds: [id] })).length === 0,
+    60_000,
+    300,
+  );
 }
 
 describe("submit / list / detail / delete / accounting", () => {
@@ -55,7 +64,9 @@ describe("submit / list / detail / delete / accounting", () => {
     expect(detail.environment.IT_VALUE).toBe("with spaces $and 'quotes'");
     expect(detail.hardResources.h_rt).toBe("600");
     expect(detail.notify).toBe(true);
-    expect(detail.runningTasks).toEqual([{ queue: `all.q@${running.host}`, host: running.host, role: "MASTER", slots: 1 }]);
+    expect(detail.runningTasks).toEqual([
+      { queue: `all.q@${running.host}`, host: running.host, role: "MASTER", slots: 1 },
+    ]);
 
     const [del] = await sge.deleteJobs([jobId]);
     expect(del).toMatchObject({ job: String(jobId), outcome: "deleting" });
@@ -87,7 +98,12 @@ describe("submit / list / detail / delete / accounting", () => {
   });
 
   it("says why a job waits", async () => {
-    const { jobId } = await sge.submit({ name: "it-toobig", command: "true", cwd: dir, hardResources: { mem_free: "100T" } });
+    const { jobId } = await sge.submit({
+      name: "it-toobig",
+      command: "true",
+      cwd: dir,
+      hardResources: { mem_free: "100T" },
+    });
     submitted.push(jobId);
     const detail = await waitFor("a scheduling message", async () => {
       const d = await sge.jobDetail(jobId);
@@ -138,7 +154,16 @@ describe("array jobs", () => {
   });
 
   it("deletes single tasks and ranges", async () => {
-    const { jobId } = await sge.submit({ name: "it-arrdel", command: "sleep", args: ["300"], cwd: dir, stdoutPath: "/dev/null", joinOutput: true, array: { first: 1, last: 5 }, hold: true });
+    const { jobId } = await sge.submit({
+      name: "it-arrdel",
+      command: "sleep",
+      args: ["300"],
+      cwd: dir,
+      stdoutPath: "/dev/null",
+      joinOutput: true,
+      array: { first: 1, last: 5 },
+      hold: true,
+    });
     submitted.push(jobId);
     const res = await sge.deleteJobs([`${jobId}.2`, `${jobId}.4-5`]);
     expect(res.every((r) => r.outcome === "deleted" || r.outcome === "deleting")).toBe(true);
@@ -158,9 +183,9 @@ describe("parallel jobs across hosts", () => {
         "#!/bin/sh",
         'echo "master $(hostname)"',
         "for h in $(awk '{print $1}' \"$PE_HOSTFILE\"); do",
-        "  [ \"$h\" = \"$(hostname)\" ] && continue",
+        '  [ "$h" = "$(hostname)" ] && continue',
         // qrsh -inherit joins its arguments into one shell command line: pass one word
-        "  qrsh -inherit \"$h\" 'echo \"slave $(hostname) $(hostname -I)\"; exit 7'; echo \"rc $?\"",
+        '  qrsh -inherit "$h" \'echo "slave $(hostname) $(hostname -I)"; exit 7\'; echo "rc $?"',
         "done",
         "sleep 3",
       ].join("\n"),

@@ -14,7 +14,9 @@ function run(argv: string[]): { status: number; out: string } {
 export async function setup(): Promise<void> {
   if (run([TESTBED_SCRIPT, "status"]).status === 0) return;
   if (process.getuid?.() !== 0) {
-    throw new Error("the integration tests need the Grid Engine testbed: run `sudo scripts/testbed up` first (or run the tests as root)");
+    throw new Error(
+      "the integration tests need the Grid Engine testbed: run `sudo scripts/testbed up` first (or run the tests as root)",
+    );
   }
   process.stdout.write("integration tests: the testbed is not up; running scripts/testbed up\n");
   const up = spawnSync(TESTBED_SCRIPT, ["up"], { stdio: "inherit" });

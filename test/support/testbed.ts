@@ -35,9 +35,13 @@ export function asRoot(argv: string[]): { status: number; stdout: string; stderr
 
 /** A fresh directory in the test user's home (the testbed's shared filesystem). */
 export function userDir(prefix: string, user: string = USER): string {
-  return execFileSync("runuser", ["-u", user, "--", "mktemp", "-d", `${user === USER ? HOME : `/home/${user}`}/${prefix}.XXXXXX`], {
-    encoding: "utf8",
-  }).trim();
+  return execFileSync(
+    "runuser",
+    ["-u", user, "--", "mktemp", "-d", `${user === USER ? HOME : `/home/${user}`}/${prefix}.XXXXXX`],
+    {
+      encoding: "utf8",
+    },
+  ).trim();
 }
 
 export function readAsUser(path: string): string {
@@ -61,12 +65,19 @@ export async function waitFor<T>(
     }
     await new Promise((r) => setTimeout(r, intervalMs));
   }
-  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`);
+  throw new Error(
+    `timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${(last as Error).message})` : ""}`,
+  );
 }
 
 /** Is the qmaster answering? */
 export function qmasterUp(): boolean {
   return asRoot(["qconf", "-sss"]).status === 0;
+}
+
+/** Is an sge_qmaster process alive (it answers slowly while shutting down)? */
+export function qmasterProcessAlive(): boolean {
+  return asRoot(["pgrep", "-x", "sge_qmaster"]).status === 0;
 }
 
 /** Start the qmaster again after a test stopped it, and wait until it answers. */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
+  communicationError,
   countTasks,
   jobStatus,
   parseJobDetail,
@@ -151,6 +152,11 @@ describe("parseJobDetail (qstat -j ID -xml)", () => {
     expect(d?.hardResources).toMatchObject({ h_rt: "3600", s_rt: "3000" });
     expect(d?.softResources).toEqual({ mem_free: "1G" });
     expect(d?.array).toBeUndefined();
+  });
+
+  it("recognises the communication error qstat -j prints (with exit code 0) when qmaster is down", () => {
+    expect(communicationError(fixture("qmaster-down-qstat-j.xml"))).toMatch(/unable to send message to qmaster/);
+    expect(communicationError(fixture("qstat-j-pending.xml"))).toBeUndefined();
   });
 
   it("reports unknown jobs", () => {
