@@ -23,7 +23,7 @@ import {
   type JobStatus,
   type JobSummary,
   parseJobDetail,
-  parseJobList,
+  parseJobListBatches,
   summariseJobs,
 } from "./qstat.js";
 import { buildSubmission, type JobOptions, parseSubmitOutput, type SubmitResult } from "./qsub.js";
@@ -155,6 +155,17 @@ export class SgeClient {
 
   /** Stream jobs out of `qstat -xml` (memory stays flat for any number of jobs). */
   async *streamJobs(filter: JobFilter = {}, options: ListOptions = {}): AsyncGenerator<JobEntry> {
+    for await (const batch of this.streamJobBatches(filter, options)) yield* batch;
+  }
+
+  /** All matching jobs (after qstat succeeded). */
+  async listJobs(filter: JobFilter = {}, options: ListOptions = {}): Promise<JobEntry[]> {
+    const out: JobEntry[] = [];
+    for await (const batch of this.streamJobBatches(filter, options)) for (const e of batch) out.push(e);
+    return out;
+  }
+
+  private async *streamJobBatches(filter: JobFilter, options: ListOptions): AsyncGenerator<JobEntry[]> {
     const argv = ["qstat", "-xml"];
     if (options.perSlot) argv.push("-g", "t");
     if (filter.users === "all") argv.push("-u", "*");
@@ -168,6 +179,7 @@ export class SgeClient {
     const nameRe = filter.name === undefined ? undefined : globToRegExp(filter.name);
     const ids = filter.jobIds ? new Set(filter.jobIds) : undefined;
     const statuses = filter.statuses ? new Set(filter.statuses) : undefined;
+    const filtered = nameRe !== undefined || ids !== undefined || statuses !== undefined;
     const keep = (e: JobEntry) =>
       (!nameRe || nameRe.test(e.name)) && (!ids || ids.has(e.id)) && (!statuses || statuses.has(e.status));
 
@@ -179,7 +191,9 @@ export class SgeClient {
     try {
       let readerError: unknown;
       try {
-        for await (const e of parseJobList(proc.stdout, { tasks: options.tasks ?? "rows" })) if (keep(e)) yield e;
+        for await (const batch of parseJobListBatches(proc.stdout, { tasks: options.tasks ?? "rows" })) {
+          yield filtered ? batch.filter(keep) : batch;
+        }
       } catch (e) {
         readerError = e;
       }
@@ -190,13 +204,6 @@ export class SgeClient {
       // the caller stopped reading early: end and reap the command
       if (!settled) await proc.finish();
     }
-  }
-
-  /** All matching jobs (after qstat succeeded). */
-  async listJobs(filter: JobFilter = {}, options: ListOptions = {}): Promise<JobEntry[]> {
-    const out: JobEntry[] = [];
-    for await (const e of this.streamJobs(filter, options)) out.push(e);
-    return out;
   }
 
   /** One summary per job: tasks counted by status, hosts in use. */

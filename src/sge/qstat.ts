@@ -17,7 +17,8 @@ import {
   parseXmlTree,
   textOf,
   type XmlNode,
-  xmlRecords,
+  type XmlRecord,
+  xmlRecordBatches,
 } from "./xml.js";
 
 export type JobStatus =
@@ -39,8 +40,10 @@ export interface JobEntry {
   state: string;
   status: JobStatus;
   priority: number;
-  submittedAt?: Date;
-  startedAt?: Date;
+  /** Submission time of a pending job, milliseconds since the epoch (numbers keep 100k rows small). */
+  submittedAtMs?: number;
+  /** Start time of a running job or task, milliseconds since the epoch. */
+  startedAtMs?: number;
   /** Queue instance of a running job (its master queue), e.g. "all.q@node1". */
   queue?: string;
   /** Host of a running job or task. */
@@ -114,41 +117,85 @@ export interface ParseJobListOptions {
   tasks?: "rows" | "expand";
 }
 
+const statusCache = new Map<string, JobStatus>();
+function cachedStatus(state: string): JobStatus {
+  let s = statusCache.get(state);
+  if (s === undefined) {
+    s = jobStatus(state);
+    if (statusCache.size < 256) statusCache.set(state, s);
+  }
+  return s;
+}
+
+/**
+ * Owners, queues and hosts repeat across thousands of rows: one string each instead of one per row
+ * (a 100k-job listing keeps ~8 MB less).
+ */
+class Interner {
+  private readonly seen = new Map<string, string>();
+  get(s: string): string {
+    const hit = this.seen.get(s);
+    if (hit !== undefined) return hit;
+    if (this.seen.size < 100_000) this.seen.set(s, s);
+    return s;
+  }
+}
+
+function toEntries(rec: XmlRecord, options: ParseJobListOptions, out: JobEntry[], strings: Interner): void {
+  const f = rec.fields;
+  const state = strings.get(required(f, "state"));
+  const queue = f.queue_name || (rec.parent?.fields.name ?? "");
+  const entry: JobEntry = {
+    id: Number(required(f, "JB_job_number")),
+    name: f.JB_name ?? "",
+    owner: strings.get(f.JB_owner ?? ""),
+    state,
+    status: cachedStatus(state),
+    priority: Number(f.JAT_prio ?? 0),
+    slots: Number(f.slots ?? 1),
+  };
+  if (!Number.isInteger(entry.id)) throw new Error(`bad job number ${JSON.stringify(f.JB_job_number)}`);
+  if (f.JB_submission_time) entry.submittedAtMs = localTime(f.JB_submission_time);
+  if (f.JAT_start_time) entry.startedAtMs = localTime(f.JAT_start_time);
+  if (queue) {
+    entry.queue = strings.get(queue);
+    entry.host = strings.get(hostOf(queue) as string);
+  }
+  if (f.master === "MASTER" || f.master === "SLAVE") entry.role = f.master;
+  if (f.tasks) {
+    const ranges = parseTaskRanges(f.tasks);
+    if (ranges.length === 1 && ranges[0]?.first === ranges[0]?.last) entry.taskId = (ranges[0] as TaskRange).first;
+    else if (options.tasks === "expand") {
+      for (const t of expandRanges(ranges)) out.push({ ...entry, taskId: t });
+      return;
+    } else entry.taskRanges = ranges;
+  }
+  out.push(entry);
+}
+
+/** qstat prints times without a zone, in the qmaster's local time, e.g. "2026-11-25T17:12:03". */
+function localTime(text: string): number {
+  const ms = new Date(text).getTime();
+  if (Number.isNaN(ms)) throw new Error(`not a time: ${JSON.stringify(text)}`);
+  return ms;
+}
+
+/** Stream the jobs of a `qstat -xml` (also `-g t`, `-f`) document, a batch per chunk of input. */
+export async function* parseJobListBatches(
+  source: ChunkSource,
+  options: ParseJobListOptions = {},
+): AsyncGenerator<JobEntry[]> {
+  const strings = new Interner();
+  for await (const records of xmlRecordBatches(source, QSTAT_LIST)) {
+    const out: JobEntry[] = [];
+    for (const rec of records) toEntries(rec, options, out, strings);
+    yield out;
+  }
+}
+
 /** Stream the jobs of a `qstat -xml` (also `-g t`, `-f`) document. */
 export async function* parseJobList(source: ChunkSource, options: ParseJobListOptions = {}): AsyncGenerator<JobEntry> {
-  for await (const rec of xmlRecords(source, QSTAT_LIST)) {
-    const f = rec.fields;
-    const state = required(f, "state");
-    const queue = f.queue_name || (rec.parent?.fields.name ?? "");
-    const entry: JobEntry = {
-      id: Number(required(f, "JB_job_number")),
-      name: f.JB_name ?? "",
-      owner: f.JB_owner ?? "",
-      state,
-      status: jobStatus(state),
-      priority: Number(f.JAT_prio ?? 0),
-      slots: Number(f.slots ?? 1),
-    };
-    if (!Number.isInteger(entry.id)) throw new Error(`bad job number ${JSON.stringify(f.JB_job_number)}`);
-    if (f.JB_submission_time) entry.submittedAt = new Date(f.JB_submission_time);
-    if (f.JAT_start_time) entry.startedAt = new Date(f.JAT_start_time);
-    if (queue) {
-      entry.queue = queue;
-      entry.host = hostOf(queue) as string;
-    }
-    if (f.master === "MASTER" || f.master === "SLAVE") entry.role = f.master;
-    const tasks = f.tasks;
-    if (tasks) {
-      const ranges = parseTaskRanges(tasks);
-      const single = ranges.length === 1 && ranges[0]?.first === ranges[0]?.last;
-      if (single) entry.taskId = (ranges[0] as TaskRange).first;
-      else if (options.tasks === "expand") {
-        for (const t of expandRanges(ranges)) yield { ...entry, taskId: t };
-        continue;
-      } else entry.taskRanges = ranges;
-    }
-    yield entry;
-  }
+  for await (const batch of parseJobListBatches(source, options)) yield* batch;
 }
 
 export interface JobSummary {
@@ -163,8 +210,8 @@ export interface JobSummary {
   isArray: boolean;
   hosts: string[];
   slots: number;
-  submittedAt?: Date;
-  startedAt?: Date;
+  submittedAtMs?: number;
+  startedAtMs?: number;
 }
 
 const STATUS_RANK: JobStatus[] = [
@@ -209,8 +256,10 @@ export function summariseJobs(entries: Iterable<JobEntry>): JobSummary[] {
     s.slots += e.slots * n;
     if (STATUS_RANK.indexOf(e.status) < STATUS_RANK.indexOf(s.status)) s.status = e.status;
     if (e.host && !s.hosts.includes(e.host)) s.hosts.push(e.host);
-    if (e.submittedAt && !s.submittedAt) s.submittedAt = e.submittedAt;
-    if (e.startedAt && (!s.startedAt || e.startedAt < s.startedAt)) s.startedAt = e.startedAt;
+    if (e.submittedAtMs !== undefined && s.submittedAtMs === undefined) s.submittedAtMs = e.submittedAtMs;
+    if (e.startedAtMs !== undefined && (s.startedAtMs === undefined || e.startedAtMs < s.startedAtMs)) {
+      s.startedAtMs = e.startedAtMs;
+    }
   }
   return [...byId.values()];
 }

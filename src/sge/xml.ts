@@ -1,11 +1,11 @@
 /**
- * Two ways to read Grid Engine's XML, both on saxes (a strict streaming parser):
- * - `xmlRecords`: streams flat records (e.g. every <job_list>) out of a document of any size with
- *   memory bounded by one record, for `qstat -xml` of 100k jobs (34 MB) and the like;
+ * Two ways to read Grid Engine's XML, both on the scanner in xml-scan.ts:
+ * - `xmlRecords`/`xmlRecordBatches`: stream flat records (e.g. every <job_list>) out of a document of
+ *   any size with memory bounded by one chunk, for `qstat -xml` of 100k jobs (34 MB) and the like;
  * - `parseXmlTree`: a small element tree for small documents such as `qstat -j ID -xml`.
  */
 import { StringDecoder } from "node:string_decoder";
-import { SaxesParser } from "saxes";
+import { decodeEntities, XmlScanner } from "./xml-scan.js";
 
 /** Text or bytes, from a stream or an array of chunks. */
 export type ChunkSource = AsyncIterable<string | Uint8Array> | Iterable<string | Uint8Array>;
@@ -21,8 +21,8 @@ export interface XmlRecord {
   fields: Record<string, string>;
   /** The fields of the enclosing record, when records nest (a job_list inside a Queue-List). */
   parent?: XmlRecord;
-  /** Element names from the root to the record, e.g. ["job_info", "queue_info"]. */
-  path: readonly string[];
+  /** Nesting depth of the record element (the root is 0). */
+  depth: number;
 }
 
 export interface RecordSpec {
@@ -39,68 +39,73 @@ async function* decodeChunks(source: ChunkSource): AsyncGenerator<string> {
   if (rest) yield rest;
 }
 
-/** Stream records out of an XML document. Throws on malformed or truncated input. */
-export async function* xmlRecords(source: ChunkSource, spec: RecordSpec): AsyncGenerator<XmlRecord> {
-  const parser = new SaxesParser();
-  const ready: XmlRecord[] = [];
-  const path: string[] = [];
+/**
+ * Stream records out of an XML document, in batches (the records completed by each chunk of input):
+ * one await per chunk instead of one per record keeps 100k-record documents fast.
+ * Throws on malformed or truncated input.
+ */
+export async function* xmlRecordBatches(source: ChunkSource, spec: RecordSpec): AsyncGenerator<XmlRecord[]> {
+  let ready: XmlRecord[] = [];
   const open: XmlRecord[] = [];
-  let leaf: { key: string; text: string } | undefined;
+  let depth = 0;
+  // the open leaf element inside a record (no object per leaf: 100k records have ~1M leaves)
+  let leafKey: string | undefined;
+  let leafText = "";
   let sawRoot = false;
 
-  parser.on("opentag", (tag) => {
-    if (!sawRoot) {
-      sawRoot = true;
-      if (spec.roots && !spec.roots.has(tag.name)) {
-        throw new Error(`expected a <${[...spec.roots].join("> or <")}> document, got <${tag.name}>`);
+  const scanner = new XmlScanner({
+    open(name, attrs) {
+      if (!sawRoot) {
+        sawRoot = true;
+        if (spec.roots && !spec.roots.has(name)) {
+          throw new Error(`expected a <${[...spec.roots].join("> or <")}> document, got <${name}>`);
+        }
       }
-    }
-    const attrs = tag.attributes as Record<string, string>;
-    if (spec.records.has(tag.name)) {
-      const rec: XmlRecord = {
-        tag: tag.name,
-        attrs,
-        fields: {},
-        path: [...path],
-      };
-      const parent = open[open.length - 1];
-      if (parent) rec.parent = parent;
-      open.push(rec);
-      leaf = undefined;
-    } else if (open.length > 0) {
-      leaf = {
-        key: attrs.name !== undefined ? `${tag.name}:${attrs.name}` : tag.name,
-        text: "",
-      };
-    }
-    path.push(tag.name);
-  });
-  parser.on("text", (t) => {
-    if (leaf) leaf.text += t;
-  });
-  parser.on("closetag", (tag) => {
-    path.pop();
-    const current = open[open.length - 1];
-    if (current && tag.name === current.tag && path.length === current.path.length) {
-      open.pop();
-      ready.push(current);
-      leaf = undefined;
-    } else if (current && leaf) {
-      current.fields[leaf.key] = leaf.text;
-      leaf = undefined;
-    }
+      if (spec.records.has(name)) {
+        const rec: XmlRecord = { tag: name, attrs, fields: {}, depth };
+        const parent = open[open.length - 1];
+        if (parent) rec.parent = parent;
+        open.push(rec);
+        leafKey = undefined;
+      } else if (open.length > 0) {
+        leafKey = attrs.name !== undefined ? `${name}:${attrs.name}` : name;
+        leafText = "";
+      }
+      depth++;
+    },
+    text(buf, start, end) {
+      if (leafKey === undefined) return;
+      const t = decodeEntities(buf.slice(start, end));
+      leafText = leafText === "" ? t : leafText + t;
+    },
+    close(name) {
+      depth--;
+      const current = open[open.length - 1];
+      if (current && name === current.tag && depth === current.depth) {
+        open.pop();
+        ready.push(current);
+        leafKey = undefined;
+      } else if (current && leafKey !== undefined) {
+        current.fields[leafKey] = leafText;
+        leafKey = undefined;
+      }
+    },
   });
 
   for await (const chunk of decodeChunks(source)) {
-    parser.write(chunk);
+    scanner.write(chunk);
     if (ready.length > 0) {
-      yield* ready;
-      ready.length = 0;
+      yield ready;
+      ready = [];
     }
   }
-  if (!sawRoot) throw new Error("the output is empty (no XML document)");
-  parser.close();
-  yield* ready;
+  scanner.end();
+  if (ready.length > 0) yield ready;
+}
+
+/** Stream records one by one (see xmlRecordBatches). */
+export async function* xmlRecords(source: ChunkSource, spec: RecordSpec): AsyncGenerator<XmlRecord> {
+  for await (const batch of xmlRecordBatches(source, spec)) yield* batch;
 }
 
 export interface XmlNode {
@@ -112,29 +117,26 @@ export interface XmlNode {
 
 /** Parse a small XML document into a tree. */
 export function parseXmlTree(text: string): XmlNode {
-  const parser = new SaxesParser();
   const stack: XmlNode[] = [];
   let root: XmlNode | undefined;
-  parser.on("opentag", (tag) => {
-    const node: XmlNode = {
-      name: tag.name,
-      attrs: tag.attributes as Record<string, string>,
-      children: [],
-      text: "",
-    };
-    const top = stack[stack.length - 1];
-    if (top) top.children.push(node);
-    else root = node;
-    stack.push(node);
+  const scanner = new XmlScanner({
+    open(name, attrs) {
+      const node: XmlNode = { name, attrs, children: [], text: "" };
+      const top = stack[stack.length - 1];
+      if (top) top.children.push(node);
+      else root = node;
+      stack.push(node);
+    },
+    text(buf, start, end) {
+      const top = stack[stack.length - 1];
+      if (top) top.text += decodeEntities(buf.slice(start, end));
+    },
+    close() {
+      stack.pop();
+    },
   });
-  parser.on("text", (t) => {
-    const top = stack[stack.length - 1];
-    if (top) top.text += t;
-  });
-  parser.on("closetag", () => {
-    stack.pop();
-  });
-  parser.write(text).close();
+  scanner.write(text);
+  scanner.end();
   if (!root) throw new Error("the output is empty (no XML document)");
   return root;
 }

@@ -33,7 +33,7 @@ describe("parseJobList (qstat -xml)", () => {
       host: "node3",
       slots: 1,
     });
-    expect(sleeper?.startedAt?.getFullYear()).toBe(2026);
+    expect(sleeper?.startedAtMs).toBe(new Date("2026-11-25T17:12:03").getTime());
     const pendingTasks = jobs.find((j) => j.id === 5 && j.status === "pending");
     expect(pendingTasks?.taskRanges).toEqual([{ first: 3, last: 20, step: 1 }]);
     expect(jobs.find((j) => j.id === 9)?.slots).toBe(2);
