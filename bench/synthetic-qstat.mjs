@@ -1,9 +1,9 @@
 // Synthetic `qstat -u '*' -xml` documents shaped like the recorded real output
 // (test/fixtures/sge-8.1.9/qstat-mixed.xml): half running (one row per task), half pending, every
-// tenth an array job, 50 users, 100 hosts.
+// tenth an array job, 50 users, 100 hosts. longNames: Ray-style names of 30+ characters.
 import { createWriteStream } from "node:fs";
 
-export async function writeSyntheticQstat(path, jobs) {
+export async function writeSyntheticQstat(path, jobs, { longNames = false } = {}) {
   const out = createWriteStream(path);
   const write = (s) => (out.write(s) ? undefined : new Promise((r) => out.once("drain", r)));
   await write(
@@ -18,7 +18,7 @@ export async function writeSyntheticQstat(path, jobs) {
       `    <job_list state="${r ? "running" : "pending"}">\n` +
         `      <JB_job_number>${1000 + i}</JB_job_number>\n` +
         `      <JAT_prio>0.25000</JAT_prio>\n` +
-        `      <JB_name>job-${i}</JB_name>\n` +
+        `      <JB_name>${longNames ? `ray-sge-cluster${i % 20}-worker-cpu-${i}` : `job-${i}`}</JB_name>\n` +
         `      <JB_owner>user${i % 50}</JB_owner>\n` +
         `      <state>${r ? "r" : i % 13 === 0 ? "hqw" : "qw"}</state>\n` +
         (r
