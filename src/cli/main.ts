@@ -21,6 +21,22 @@ export function buildProgram(): Command {
     .version(VERSION, "-V, --version", "print the version")
     .showHelpAfterError("(run ray-sge --help for usage)")
     .exitOverride();
+
+  program
+    .command("info")
+    .description(
+      "show what the Grid Engine cluster offers: execution hosts, queues and their states, parallel environments",
+    )
+    .option("--json", "print JSON for scripts")
+    .action(async (opts: { json?: boolean }) => {
+      // loaded on use, so `ray-sge --version` stays a cold start of commander alone
+      const [{ SgeClient }, { gatherInfo, renderInfo }] = await Promise.all([
+        import("../sge/client.js"),
+        import("./info.js"),
+      ]);
+      const info = await gatherInfo(new SgeClient());
+      process.stdout.write(opts.json ? `${JSON.stringify(info, null, 2)}\n` : renderInfo(info));
+    });
   return program;
 }
 

@@ -1,0 +1,53 @@
+import { Readable } from "node:stream";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { renderInfo } from "../../src/cli/info.js";
+import { main } from "../../src/cli/main.js";
+import { parseParallelEnvironment, parseQueueInstances } from "../../src/sge/qconf.js";
+import { parseHosts } from "../../src/sge/qhost.js";
+import { VERSION } from "../../src/version.js";
+import { fixture } from "../support/fixtures.js";
+
+describe("renderInfo", () => {
+  it("shows hosts, queue instance states in words, and PEs", async () => {
+    const instances = await parseQueueInstances(Readable.from([fixture("qstat-f-disabled.xml")]));
+    const text = renderInfo({
+      hosts: parseHosts(fixture("qhost.xml")),
+      queues: [{ name: "all.q", instances }],
+      parallelEnvironments: [
+        parseParallelEnvironment(fixture("qconf-sp-mpi.txt")),
+        parseParallelEnvironment(fixture("qconf-sp-smp.txt")),
+      ],
+    });
+    expect(text).toMatch(/^Execution hosts \(3\)\n/);
+    expect(text).toMatch(/node1 +lx-amd64 +2 +0\.15 +0\.2\/23\.5 +ok/);
+    expect(text).toContain("Queue all.q: 3 instances (2 usable)");
+    expect(text).toMatch(/all\.q@node3 +BIP +3\/4 +d: disabled/);
+    expect(text).toMatch(/mpi +\$round_robin +999 +yes \(control_slaves TRUE\)/);
+  });
+});
+
+describe("main", () => {
+  const path = process.env.PATH;
+  afterEach(() => {
+    process.env.PATH = path;
+    vi.restoreAllMocks();
+  });
+
+  it("prints the version", async () => {
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    expect(await main(["--version"])).toBe(0);
+    expect(out.mock.calls.map((c) => c[0]).join("")).toBe(`${VERSION}\n`);
+  });
+
+  it("exits 2 on a bad option", async () => {
+    vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    expect(await main(["--no-such-option"])).toBe(2);
+  });
+
+  it("turns a missing Grid Engine into exit 1 and advice", async () => {
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    process.env.PATH = "/nonexistent";
+    expect(await main(["info"])).toBe(1);
+    expect(err.mock.calls.map((c) => c[0]).join("")).toMatch(/(qhost|qconf|qstat) was not found on PATH.*settings\.sh/);
+  });
+});
