@@ -73,6 +73,13 @@ export interface JobDetailWithHosts extends JobDetail {
   runningTasks: RunningTask[];
 }
 
+export interface AccountingOptions extends CallOptions {
+  /** Only records of jobs submitted at or after this time (ids are reused over time). */
+  since?: Date | number;
+  /** Only records of jobs with this name. */
+  name?: string;
+}
+
 export interface Queue {
   name: string;
   instances: QueueInstance[];
@@ -294,23 +301,38 @@ export class SgeClient {
     return results;
   }
 
-  /** Accounting records of a finished job (one per task). Throws "unknown-job" if there is none yet. */
-  async accounting(id: number | string, call?: CallOptions): Promise<AccountingRecord[]> {
+  /**
+   * Accounting records of a finished job (one per task), oldest first. Throws "unknown-job" if there
+   * is none yet. Job ids are not unique over time: they wrap, and a qmaster that was killed can hand
+   * out ids again (measured), so `qacct -j ID` may return other jobs' records too: pass `since` (a
+   * time at or before the submission) and/or `name` to keep only this job's.
+   */
+  async accounting(id: number | string, options: AccountingOptions = {}): Promise<AccountingRecord[]> {
     const ref = checkJobRef(id);
     const [job, task] = ref.split(".");
     const argv = ["qacct", "-j", job as string, ...(task ? ["-t", task] : [])];
-    const r = await this.runner.run(argv, this.opts(call));
+    const r = await this.runner.run(argv, this.opts(options));
+    const none = () =>
+      new SgeCommandError({
+        ...r,
+        kind: "unknown-job",
+        message: `no accounting record for job ${ref}${options.name ? ` named ${options.name}` : ""} (still running, never run, or the accounting file was rotated)`,
+      });
     if (r.exitCode !== 0) {
-      if (/not found/i.test(r.stderr)) {
-        throw new SgeCommandError({
-          ...r,
-          kind: "unknown-job",
-          message: `no accounting record for job ${ref} (still running, never run, or the accounting file was rotated)`,
-        });
-      }
+      if (/not found/i.test(r.stderr)) throw none();
       throw classifyFailure(r);
     }
-    return parseOrThrow(r, () => parseAccounting(r.stdout), "qacct -j");
+    const since = options.since === undefined ? undefined : new Date(options.since).getTime();
+    const records = parseOrThrow(r, () => parseAccounting(r.stdout), "qacct -j")
+      .filter((a) => options.name === undefined || a.name === options.name)
+      // qacct prints whole seconds: a record submitted in the same second as `since` still counts
+      .filter((a) => since === undefined || (a.submittedAt?.getTime() ?? 0) >= since - 1000)
+      .sort(
+        (a, b) =>
+          (a.submittedAt?.getTime() ?? 0) - (b.submittedAt?.getTime() ?? 0) || (a.taskId ?? 0) - (b.taskId ?? 0),
+      );
+    if (records.length === 0) throw none();
+    return records;
   }
 
   /** Execution hosts with their CPUs, memory and load (`qhost -xml`). */

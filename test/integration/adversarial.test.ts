@@ -70,7 +70,7 @@ describe("arguments reach the job exactly", () => {
     expect(readFileSync(`${dir}/cmd.err`, "utf8")).toBe("");
     expect(JSON.parse(readFileSync(`${dir}/cmd.out`, "utf8"))).toEqual(ADVERSARIAL);
     // the `#$` lines inside arguments were not read as directives
-    const [acct] = await waitFor("accounting", () => sge.accounting(jobId));
+    const [acct] = await waitFor("accounting", () => sge.accounting(jobId, { name: "it-adv-cmd" }));
     expect(acct).toMatchObject({ name: "it-adv-cmd", queue: "all.q", exitStatus: 0 });
   });
 

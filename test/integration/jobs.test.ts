@@ -33,6 +33,7 @@ async function gone(id: number): Promise<void> {
 
 describe("submit / list / detail / delete / accounting", () => {
   it("follows a job from submission to accounting", async () => {
+    const since = Date.now();
     const { jobId, tasks } = await sge.submit({
       name: "it-roundtrip",
       command: "sleep",
@@ -74,7 +75,7 @@ describe("submit / list / detail / delete / accounting", () => {
     // idempotent: deleting again reports it gone instead of failing
     expect((await sge.deleteJobs([jobId]))[0]?.outcome).toBe("gone");
 
-    const acct = await waitFor("accounting", async () => (await sge.accounting(jobId))[0]);
+    const acct = await waitFor("accounting", async () => (await sge.accounting(jobId, { since }))[0]);
     // -notify: qdel sent SIGUSR2 first, which ended sleep (128 + 12) before the SIGKILL
     expect(acct).toMatchObject({ jobId, host: running.host, name: "it-roundtrip", exitStatus: 140, failed: 100 });
     expect(acct.failedReason).toMatch(/assumedly after job/);
@@ -82,6 +83,7 @@ describe("submit / list / detail / delete / accounting", () => {
   });
 
   it("reports a script's exit status, run time and memory in accounting", async () => {
+    const since = Date.now();
     const { jobId } = await sge.submit({
       name: "it-exit3",
       scriptText: '#!/bin/sh\npython3 -c "b = bytearray(60 * 1024 * 1024); import time; time.sleep(2)"\nexit 3\n',
@@ -91,7 +93,7 @@ describe("submit / list / detail / delete / accounting", () => {
     });
     submitted.push(jobId);
     await gone(jobId);
-    const [acct] = await waitFor("accounting", async () => sge.accounting(jobId));
+    const [acct] = await waitFor("accounting", async () => sge.accounting(jobId, { since }));
     expect(acct).toMatchObject({ exitStatus: 3, failed: 0 });
     expect(acct?.wallclockSeconds).toBeGreaterThanOrEqual(2);
     expect(acct?.maxVmemBytes).toBeGreaterThan(60 * 1024 * 1024);
@@ -118,6 +120,7 @@ describe("submit / list / detail / delete / accounting", () => {
 
 describe("array jobs", () => {
   it("runs, lists, expands, limits concurrency and accounts each task", async () => {
+    const since = Date.now();
     const { jobId, tasks } = await sge.submit({
       name: "it-array",
       command: "sh",
@@ -144,7 +147,7 @@ describe("array jobs", () => {
 
     await gone(jobId);
     const acct = await waitFor("4 accounting records", async () => {
-      const a = await sge.accounting(jobId);
+      const a = await sge.accounting(jobId, { since });
       return a.length === 4 ? a : undefined;
     });
     expect(acct.map((a) => a.taskId).sort()).toEqual([1, 2, 3, 4]);

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { SgeClient } from "../../src/sge/client.js";
 import { isSgeError } from "../../src/sge/errors.js";
+import { parseAccounting } from "../../src/sge/qacct.js";
 import { CommandRunner } from "../../src/sge/run.js";
 import { fixture } from "../support/fixtures.js";
 
@@ -108,6 +109,25 @@ describe("a failed qstat is never an empty list", () => {
     const started = Date.now();
     for await (const _ of new SgeClient({ env }).streamJobs()) break;
     expect(Date.now() - started).toBeLessThan(5000);
+  });
+});
+
+describe("accounting", () => {
+  // job ids are reused over time: qacct -j 13 can hold several jobs' records
+  const two = `${fixture("qacct-13.txt")}${fixture("qacct-exit3.txt").replace(/jobnumber +16/, "jobnumber    13")}`;
+  const env = () => fakeBin({ qacct: `cat <<'EOF'\n${two}\nEOF` });
+
+  it("keeps the records of the job asked for, by name or submission time", async () => {
+    const sge = new SgeClient({ env: env() });
+    expect((await sge.accounting(13)).map((r) => r.name)).toEqual(["ok", "exit3"]);
+    expect((await sge.accounting(13, { name: "exit3" })).map((r) => r.exitStatus)).toEqual([3]);
+    const exit3 = parseAccounting(fixture("qacct-exit3.txt"))[0]?.submittedAt as Date;
+    expect((await sge.accounting(13, { since: exit3 })).map((r) => r.name)).toEqual(["exit3"]);
+  });
+
+  it("says unknown-job when no record matches", async () => {
+    const e = await caught(new SgeClient({ env: env() }).accounting(13, { name: "other" }));
+    expect(isSgeError(e, "unknown-job")).toBe(true);
   });
 });
 
