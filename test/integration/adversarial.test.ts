@@ -1,9 +1,8 @@
 // What the job receives equals what was passed: adversarial strings through real qsub and execd.
 import { readFileSync, writeFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SgeClient } from "../../src/sge/client.js";
+import { describe, expect, it } from "vitest";
 import { isSgeError } from "../../src/sge/errors.js";
-import { asRoot, clientAs, USER, userDir, waitFor } from "../support/testbed.js";
+import { asRoot, jobScope, USER, userDir, waitFor } from "../support/testbed.js";
 
 const ADVERSARIAL = [
   "a b",
@@ -36,22 +35,7 @@ const ADVERSARIAL = [
   "<in",
 ];
 
-let sge: SgeClient;
-let dir: string;
-const submitted: number[] = [];
-
-beforeAll(() => {
-  sge = clientAs();
-  dir = userDir("it-adv");
-});
-afterAll(async () => {
-  await sge.deleteJobs(submitted);
-  await waitFor("jobs gone", async () => (await sge.listJobs({ jobIds: submitted })).length === 0);
-});
-
-async function finished(id: number): Promise<void> {
-  await waitFor(`job ${id} to finish`, async () => (await sge.listJobs({ jobIds: [id] })).length === 0, 60_000, 300);
-}
+const { sge, dir, submitted, gone } = jobScope("it-adv");
 
 const PRINT_ARGV = "import json,sys; sys.stdout.write(json.dumps(sys.argv[1:]))";
 
@@ -66,7 +50,7 @@ describe("arguments reach the job exactly", () => {
       stderrPath: `${dir}/cmd.err`,
     });
     submitted.push(jobId);
-    await finished(jobId);
+    await gone(jobId);
     expect(readFileSync(`${dir}/cmd.err`, "utf8")).toBe("");
     expect(JSON.parse(readFileSync(`${dir}/cmd.out`, "utf8"))).toEqual(ADVERSARIAL);
     // the `#$` lines inside arguments were not read as directives
@@ -89,7 +73,7 @@ describe("arguments reach the job exactly", () => {
       stderrPath: `${dir}/script.err`,
     });
     submitted.push(jobId);
-    await finished(jobId);
+    await gone(jobId);
     expect(JSON.parse(readFileSync(`${dir}/script.out`, "utf8"))).toEqual(carried);
 
     let error: unknown;
@@ -114,7 +98,7 @@ describe("arguments reach the job exactly", () => {
       joinOutput: true,
     });
     submitted.push(jobId);
-    await finished(jobId);
+    await gone(jobId);
     expect(readFileSync(`${dir}/env.out`, "utf8")).toBe(value);
     await expect(sge.submit({ name: "it-adv-env2", command: "true", environment: { X: "a,b" } })).rejects.toThrow(
       /comma/,
@@ -131,7 +115,7 @@ describe("arguments reach the job exactly", () => {
       joinOutput: true,
     });
     submitted.push(jobId);
-    await finished(jobId);
+    await gone(jobId);
     expect(readFileSync(`${spaced}/o.${jobId}`, "utf8")).toBe(`${spaced}\n`);
   });
 

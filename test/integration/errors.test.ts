@@ -1,33 +1,19 @@
 // Every error kind of the client, provoked for real on the testbed.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { SgeClient } from "../../src/sge/client.js";
 import { isSgeError, type SgeCommandError, type SgeErrorKind } from "../../src/sge/errors.js";
 import {
   asRoot,
   clientAs,
+  jobScope,
   OTHER_USER,
   qmasterProcessAlive,
   startQmaster,
-  userDir,
   waitFor,
 } from "../support/testbed.js";
 
-let sge: SgeClient;
-let other: SgeClient;
-let dir: string;
-const submitted: number[] = [];
-
-beforeAll(() => {
-  sge = clientAs();
-  other = clientAs(OTHER_USER);
-  dir = userDir("it-err");
-});
-afterAll(async () => {
-  await startQmaster();
-  await sge.deleteJobs(submitted);
-  await other.deleteJobs(submitted).catch(() => undefined);
-  await waitFor("jobs gone", async () => (await sge.listJobs({ users: "all", jobIds: submitted })).length === 0);
-});
+const { sge, dir, submitted } = jobScope("it-err");
+const other = clientAs(OTHER_USER);
 
 async function failure(kind: SgeErrorKind, p: Promise<unknown>): Promise<SgeCommandError> {
   let error: unknown;
@@ -107,7 +93,6 @@ describe("permissions", () => {
       hold: true,
       cwd: "/tmp",
     });
-    submitted.push(theirs.jobId);
     const e = await failure("permission-denied", sge.deleteJobs([theirs.jobId]));
     expect(e.message).toMatch(/necessary privileges/);
     expect((await sge.listJobs({ users: "all", jobIds: [theirs.jobId] })).length).toBe(1);

@@ -1,35 +1,9 @@
 // Round trips against the real testbed Grid Engine, submitting as the unprivileged test user.
 import { readFileSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { SgeClient } from "../../src/sge/client.js";
-import { clientAs, NODES, userDir, waitFor } from "../support/testbed.js";
+import { describe, expect, it } from "vitest";
+import { jobScope, NODES, waitFor } from "../support/testbed.js";
 
-let sge: SgeClient;
-let dir: string;
-const submitted: number[] = [];
-
-beforeAll(() => {
-  sge = clientAs();
-  dir = userDir("it-jobs");
-});
-
-afterAll(async () => {
-  await sge.deleteJobs(submitted);
-  await waitFor(
-    "test jobs to leave the queue",
-    async () => (await sge.listJobs({ jobIds: submitted })).length === 0,
-    60_000,
-  );
-});
-
-async function gone(id: number): Promise<void> {
-  await waitFor(
-    `job ${id} to leave qstat`,
-    async () => (await sge.listJobs({ jobIds: [id] })).length === 0,
-    60_000,
-    300,
-  );
-}
+const { sge, dir, submitted, gone } = jobScope("it-jobs");
 
 describe("submit / list / detail / delete / accounting", () => {
   it("follows a job from submission to accounting", async () => {

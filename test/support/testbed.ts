@@ -1,6 +1,7 @@
 /** The testbed as tests see it: its settings (scripts/testbed.conf), users, and helpers. */
 import { execFileSync, spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { afterAll } from "vitest";
 import { SgeClient } from "../../src/sge/client.js";
 
 const CONF = new URL("../../scripts/testbed.conf", import.meta.url);
@@ -85,4 +86,42 @@ export async function startQmaster(): Promise<void> {
   if (qmasterUp()) return;
   asRoot(["/etc/init.d/gridengine-master", "start"]);
   await waitFor("qmaster to answer", async () => qmasterUp(), 60_000);
+}
+
+export interface JobScope {
+  /** A client acting as the test user. */
+  sge: SgeClient;
+  /** A fresh directory in the test user's home. */
+  dir: string;
+  /** Every job id the file submitted: deleted, and waited for, after the file's tests. */
+  submitted: number[];
+  /** Wait until a job has left qstat (finished or deleted). */
+  gone(id: number): Promise<void>;
+}
+
+/** Set up a test file's jobs: client, work directory, and cleanup of everything it submitted. */
+export function jobScope(prefix: string): JobScope {
+  // test files are imported after the global setup brought the testbed (and its user) up
+  const scope: JobScope = {
+    sge: clientAs(),
+    dir: userDir(prefix),
+    submitted: [],
+    gone: async (id) => {
+      await waitFor(
+        `job ${id} to leave qstat`,
+        async () => (await scope.sge.listJobs({ jobIds: [id] })).length === 0,
+        60_000,
+        300,
+      );
+    },
+  };
+  afterAll(async () => {
+    await startQmaster();
+    await scope.sge.deleteJobs(scope.submitted);
+    await waitFor(
+      "the file's jobs to leave qstat",
+      async () => (await scope.sge.listJobs({ users: "all", jobIds: scope.submitted })).length === 0,
+    );
+  });
+  return scope;
 }
