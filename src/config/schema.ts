@@ -1,0 +1,123 @@
+/**
+ * The cluster config: the format of the user guide (../shared/mission/ray-sge-guide.md), accepted
+ * verbatim, plus several worker types in Ray's `available_node_types` style. Unknown keys are errors
+ * (a typo must not pass silently); keys of Ray's own launcher that mean nothing here are accepted
+ * and reported as ignored by normalise.ts.
+ */
+import { z } from "zod";
+
+const memory = z
+  .union([z.string(), z.number()])
+  .refine((v) => (typeof v === "number" ? v > 0 : /^\s*\d+(\.\d+)?\s*([kKmMgGtT]i?[bB]?|[bB])?\s*$/.test(v)), {
+    message: 'expected a memory size such as "16G", "512M" or a number of bytes',
+  });
+
+const runtime = z.union([
+  z.number().int().positive(),
+  z.string().regex(/^\d{1,6}(:\d{1,2}){0,2}$/, "expected seconds or H:MM:SS such as 24:00:00"),
+]);
+
+const sgeOverrides = z.strictObject({
+  queue: z.string().min(1).optional(),
+  parallel_environment: z.string().min(1).optional(),
+  project: z.string().min(1).optional(),
+  qsub_options: z.string().optional(),
+  h_rt: runtime.optional(),
+  s_rt: runtime.optional(),
+});
+
+const resources = z.strictObject({
+  slots: z.number().int().min(1).max(100_000),
+  memory: memory.optional(),
+  gpus: z.number().int().min(0).max(1024).optional(),
+  /** Custom Ray resources, e.g. { "accelerator_x": 1 }. */
+  custom: z
+    .record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_.:-]*$/, "expected a resource name"), z.number().nonnegative())
+    .optional(),
+});
+
+const workerType = z.strictObject({
+  resources,
+  min_workers: z.number().int().min(0).default(0),
+  max_workers: z.number().int().min(0).optional(),
+  sge: sgeOverrides.optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+
+const commands = z.array(z.string());
+
+export const configSchema = z.strictObject({
+  cluster_name: z
+    .string()
+    .regex(/^[A-Za-z][A-Za-z0-9_-]{0,39}$/, "expected 1-40 letters, digits, _ or -, starting with a letter"),
+  max_workers: z.number().int().min(0).max(10_000).optional(),
+  idle_timeout_minutes: z.number().positive().max(100_000).optional(),
+  provider: z
+    .strictObject({
+      type: z.literal("external"),
+      module: z.string().min(1),
+    })
+    .optional(),
+  /** SSH settings of Ray's own launcher: not needed here (jobs start through Grid Engine). */
+  auth: z.record(z.string(), z.unknown()).optional(),
+  sge: z
+    .strictObject({
+      queue: z.string().min(1).optional(),
+      parallel_environment: z.string().min(1).optional(),
+      project: z.string().min(1).optional(),
+      qsub_options: z.string().optional(),
+      h_rt: runtime.optional(),
+      s_rt: runtime.optional(),
+      /** The complex used for memory requests (default mem_free), and whether it is per slot. */
+      memory_complex: z.string().min(1).optional(),
+      memory_per_slot: z.boolean().optional(),
+      /** The complex used for GPU requests (default gpu). */
+      gpu_complex: z.string().min(1).optional(),
+    })
+    .optional(),
+  ray: z
+    .strictObject({
+      /** The `ray` executable on the execution hosts. */
+      ray_executable: z.string().min(1).optional(),
+      /** Pin the GCS / dashboard ports (default: free ports chosen on the head's host). */
+      gcs_port: z.number().int().min(1024).max(65535).optional(),
+      dashboard_port: z.number().int().min(1024).max(65535).optional(),
+    })
+    .optional(),
+  /** Where the cluster's state lives on the shared filesystem (default ~/.ray-sge/clusters). */
+  state_dir: z.string().min(1).optional(),
+  head_node: z.strictObject({
+    resources,
+    sge: sgeOverrides.optional(),
+    labels: z.record(z.string(), z.string()).optional(),
+  }),
+  worker_nodes: workerType.optional(),
+  available_node_types: z
+    .record(z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]{0,39}$/, "expected a node type name"), workerType)
+    .optional(),
+  setup_commands: commands.optional(),
+  head_setup_commands: commands.optional(),
+  worker_setup_commands: commands.optional(),
+  head_start_ray_commands: commands.optional(),
+  worker_start_ray_commands: commands.optional(),
+  // keys of Ray's own launcher that have no meaning under Grid Engine: accepted, reported as ignored
+  file_mounts: z.unknown().optional(),
+  cluster_synced_files: z.unknown().optional(),
+  rsync_exclude: z.unknown().optional(),
+  rsync_filter: z.unknown().optional(),
+  initialization_commands: z.unknown().optional(),
+  docker: z.unknown().optional(),
+  upscaling_speed: z.unknown().optional(),
+});
+
+export type RawConfig = z.infer<typeof configSchema>;
+
+export const IGNORED_RAY_KEYS = [
+  "file_mounts",
+  "cluster_synced_files",
+  "rsync_exclude",
+  "rsync_filter",
+  "initialization_commands",
+  "docker",
+  "upscaling_speed",
+] as const;
