@@ -1,6 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { ConfigError, parseConfig } from "../../src/config/load.js";
+import { normaliseConfig } from "../../src/config/normalise.js";
+import { shellWords } from "../../src/config/shell-words.js";
 
 const EXAMPLE = readFileSync(new URL("../../examples/ray-sge-cluster.yaml", import.meta.url), "utf8");
 
@@ -281,5 +283,85 @@ available_node_types:
     } catch (e) {
       expect((e as Error).message).toMatch(/^c\.yaml:\d+:\d+: head_node\.resources\.slots: /);
     }
+  });
+});
+
+describe("normaliseConfig", () => {
+  const { spec, warnings } = normaliseConfig(parseConfig(EXAMPLE, "c.yaml"), { home: "/home/u" });
+
+  it("maps the guide's config to a cluster spec", () => {
+    expect(spec.name).toBe("ray-sge-cluster");
+    expect(spec.stateDir).toBe("/home/u/.ray-sge/clusters/ray-sge-cluster");
+    expect(spec.head).toMatchObject({ slots: 4, memoryBytes: 16 * 1024 ** 3, minWorkers: 1, maxWorkers: 1 });
+    expect(spec.head.sge).toEqual({
+      queue: "all.q",
+      project: "raysge_demo",
+      parallelEnvironment: "smp",
+      hardRuntime: "24:00:00",
+      resources: {},
+      nativeArgs: [],
+    });
+    expect(spec.workerTypes).toHaveLength(1);
+    expect(spec.workerTypes[0]).toMatchObject({
+      name: "worker",
+      slots: 2,
+      memoryBytes: 8 * 1024 ** 3,
+      minWorkers: 2,
+      maxWorkers: 10,
+    });
+    expect(spec.maxWorkers).toBe(10);
+  });
+
+  it("keeps the intent of the naive parts and says what it does instead", () => {
+    const text = warnings.join("\n");
+    expect(text).toMatch(/auth: not needed/);
+    expect(text).toMatch(/head_start_ray_commands\[0\]: "ray stop" is dropped/);
+    expect(text).toMatch(/worker_start_ray_commands\[0\]: "ray stop" is dropped/);
+    expect(text).toMatch(/--port=6379 is not used: fixed ports collide/);
+    expect(text).toMatch(/--dashboard-host=0\.0\.0\.0 is not used: the dashboard listens on 127\.0\.0\.1/);
+    expect(text).toMatch(/--autoscaling-config is not used/);
+    expect(text).toMatch(/--address is not used/);
+    expect(text).toMatch(/memory \(16G\) replaces -l mem_free=4G/);
+    expect(spec.head.rayStartArgs).toEqual([]);
+    expect(spec.head.setupCommands).toEqual(['echo "ray $(ray --version) on $(hostname)"']);
+  });
+
+  it("keeps other ray start options and drops sleeps", () => {
+    const text = EXAMPLE.replace(
+      "  - ray stop\n  - ray start --head",
+      "  - sleep 30\n  - ray start --object-store-memory 1000000 --head",
+    );
+    const n = normaliseConfig(parseConfig(text, "c.yaml"), { home: "/h" });
+    expect(n.spec.head.rayStartArgs).toEqual(["--object-store-memory=1000000"]);
+    expect(n.warnings.join("\n")).toMatch(/"sleep 30" is dropped/);
+  });
+
+  it("refuses ray stop in setup commands and impossible limits", () => {
+    expect(() =>
+      normaliseConfig(parseConfig(EXAMPLE.replace('  - echo "ray', '  - ray stop\n  - echo "ray'), "c.yaml")),
+    ).toThrow(/setup_commands\[0\]: "ray stop"/);
+    expect(() => normaliseConfig(parseConfig(EXAMPLE.replace("min_workers: 2", "min_workers: 20"), "c.yaml"))).toThrow(
+      /min_workers \(20\) is more than max_workers \(10\)/,
+    );
+    expect(() =>
+      normaliseConfig(parseConfig(EXAMPLE.replace('qsub_options: "-l', 'qsub_options: "-N x -l'), "c.yaml")),
+    ).toThrow(/-N is set by ray-sge/);
+  });
+});
+
+describe("shellWords", () => {
+  it("splits like a shell, refuses operators", () => {
+    expect(shellWords(`-l h_rt=1:00:00 -q 'all.q@node*' -ac "a=b c" x\\ y`)).toEqual([
+      "-l",
+      "h_rt=1:00:00",
+      "-q",
+      "all.q@node*",
+      "-ac",
+      "a=b c",
+      "x y",
+    ]);
+    expect(() => shellWords("-l a=1; rm -rf ~")).toThrow(/not supported/);
+    expect(() => shellWords("-l $(id)")).toThrow(/not supported/);
+    expect(() => shellWords("'unclosed")).toThrow(/unclosed/);
   });
 });
