@@ -1,0 +1,201 @@
+/**
+ * The bash scripts that run a Ray head or worker as a Grid Engine job. Pure renderers: everything a
+ * script needs comes in as data and every value from the config is shell-quoted, except the setup
+ * commands, which are the user's own shell code (as in Ray's launcher).
+ *
+ * What every script does: setup commands first (a failure ends the job with a clear line); Ray's
+ * temp dir under SGE's per-job $TMP (removed by execd even after qdel's SIGKILL) when its path is
+ * short enough for unix sockets, else a private dir under /tmp removed on exit; free ports chosen on
+ * the host; token auth (the token file is passed by path, never in argv or the environment list of
+ * qsub); RAY_CLOUD_INSTANCE_ID=<job>.<task> and RAY_NODE_TYPE_NAME=<type> so SGE jobs and Ray nodes
+ * match by id; SIGTERM/SIGUSR1/SIGUSR2 (qdel with -notify, s_rt) stop this job's Ray gracefully.
+ * Never `ray stop`.
+ */
+import { shellQuote } from "../sge/qsub.js";
+
+export interface ScriptInput {
+  cluster: string;
+  /** The cluster's state directory on the shared filesystem. */
+  stateDir: string;
+  rayExecutable: string;
+  nodeType: string;
+  role: "head" | "worker";
+  /** `ray start` resource flags for this node type (see rayResourceArgs). */
+  resourceArgs: string[];
+  /** Further `ray start` flags kept from the config. */
+  extraArgs: string[];
+  setupCommands: string[];
+  /** Head only: pinned ports, else free ones are chosen on the host. */
+  gcsPort?: number;
+  dashboardPort?: number;
+  /** Worker only: how long to wait for the head's address before giving up (seconds). */
+  headWaitSeconds?: number;
+  version: string;
+}
+
+export interface NodeResources {
+  slots: number;
+  memoryBytes?: number;
+  gpus: number;
+  customResources: Record<string, number>;
+}
+
+/** `ray start` flags for a node's resources; CPUs follow the slots SGE granted ($NSLOTS). */
+export function rayResourceArgs(r: NodeResources): string[] {
+  const args = ["--num-cpus=${NSLOTS:-" + r.slots + "}"];
+  if (r.memoryBytes !== undefined) args.push(`--memory=${r.memoryBytes}`);
+  if (r.gpus > 0) args.push(`--num-gpus=${r.gpus}`);
+  if (Object.keys(r.customResources).length > 0) args.push(`--resources=${JSON.stringify(r.customResources)}`);
+  return args;
+}
+
+const PORT_NAMES = [
+  "gcs",
+  "dashboard",
+  "client",
+  "agent_listen",
+  "agent_grpc",
+  "runtime_env",
+  "metrics",
+  "node_manager",
+  "object_manager",
+] as const;
+
+function header(i: ScriptInput): string {
+  return `#!/bin/bash
+# Ray ${i.role} (node type ${i.nodeType}) of ray-sge cluster ${i.cluster}; written by ray-sge ${i.version}.
+# Runs as a Grid Engine job; \`ray-sge up\` writes it anew, edits here are not kept.
+set -uo pipefail
+STATE_DIR=${shellQuote(i.stateDir)}
+NODE_TYPE=${shellQuote(i.nodeType)}
+TASK="\${SGE_TASK_ID:-undefined}"; [ "$TASK" = undefined ] && TASK=0
+log() { printf '[ray-sge %s %s %s.%s] %s\\n' "$(date +%T)" "$(hostname)" "$JOB_ID" "$TASK" "$*"; }
+fail() { log "ERROR: $*"; exit 1; }
+log "starting the Ray ${i.role} (node type $NODE_TYPE) of cluster ${i.cluster}"
+`;
+}
+
+function setup(i: ScriptInput): string {
+  if (i.setupCommands.length === 0) return "";
+  const n = i.setupCommands.length;
+  return i.setupCommands
+    .map(
+      (c, k) => `log ${shellQuote(`setup ${k + 1}/${n}: ${c}`)}
+{
+${c}
+} || fail ${shellQuote(`setup command ${k + 1}/${n} failed: ${c}`)}" (exit $?)"
+`,
+    )
+    .join("");
+}
+
+function rayEnvironment(i: ScriptInput): string {
+  return `
+RAY_BIN=$(command -v ${shellQuote(i.rayExecutable)}) || fail ${shellQuote(`${i.rayExecutable} is not on PATH here: install Ray on the execution hosts, or set ray.ray_executable, or activate its environment in setup_commands`)}
+# Ray's own interpreter (the ray script's #! line) picks ports and reads JSON: no other dependency
+RAY_PY=$(sed -n '1s/^#![[:space:]]*//p' "$RAY_BIN" | cut -d' ' -f1)
+[ -x "$RAY_PY" ] || RAY_PY=$(command -v python3) || fail "no Python found next to $RAY_BIN"
+[ -r "$STATE_DIR/token" ] || fail "the cluster's token $STATE_DIR/token is not readable here: is $STATE_DIR on a filesystem shared with $(hostname)?"
+export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$STATE_DIR/token"
+export RAY_CLOUD_INSTANCE_ID="$JOB_ID.$TASK" RAY_NODE_TYPE_NAME="$NODE_TYPE"
+export RAY_USAGE_STATS_ENABLED=0
+# the address other hosts reach this one at: what Grid Engine resolves the host name to
+NODE_IP=$(getent hosts "$(hostname)" | awk 'NR==1{print $1}')
+case "$NODE_IP" in ""|127.*) NODE_IP=$(hostname -I 2>/dev/null | awk '{print $1}');; esac
+[ -n "$NODE_IP" ] || fail "cannot tell this host's IP address"
+# unix socket paths must stay under 107 bytes: Ray adds ~70 to its temp dir
+if [ -n "\${TMP:-}" ] && [ -d "$TMP" ] && [ \${#TMP} -le 32 ]; then
+  RAY_TEMP="$TMP/ray"
+else
+  RAY_TEMP="/tmp/rsge-$(id -u)-$JOB_ID.$TASK"; trap 'rm -rf "$RAY_TEMP"' EXIT
+fi
+mkdir -p -m 700 "$RAY_TEMP" || fail "cannot create $RAY_TEMP"
+# free ports on this host (several clusters and users may share it)
+free_ports() { "$RAY_PY" -c 'import socket,sys
+ss=[socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss: s.bind(("", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"; }
+`;
+}
+
+function runRay(): string {
+  return `
+RAY_PID=
+stop_ray() { log "signal $1: stopping this job's Ray (gracefully)"; [ -n "$RAY_PID" ] && kill -TERM "$RAY_PID" 2>/dev/null; }
+trap 'stop_ray TERM' TERM; trap 'stop_ray USR1' USR1; trap 'stop_ray USR2' USR2
+"$RAY_BIN" "\${RAY_ARGS[@]}" &
+RAY_PID=$!
+`;
+}
+
+const WAIT_RAY = `
+while :; do
+  wait "$RAY_PID"; rc=$?
+  kill -0 "$RAY_PID" 2>/dev/null || break   # a trapped signal interrupts wait: wait again
+done
+log "Ray exited with code $rc"
+exit "$rc"
+`;
+
+export function renderHeadScript(i: ScriptInput): string {
+  const pinned = (name: string, port: number | undefined) => (port === undefined ? "" : `PORT_${name}=${port}\n`);
+  return `${header(i)}${setup(i)}${rayEnvironment(i)}
+read -r ${PORT_NAMES.map((p) => `PORT_${p}`).join(" ")} < <(free_ports ${PORT_NAMES.length}) || fail "cannot pick free ports"
+${pinned("gcs", i.gcsPort)}${pinned("dashboard", i.dashboardPort)}export RAY_enable_autoscaler_v2=1
+RAY_ARGS=(start --head --block --disable-usage-stats --no-monitor
+  --node-ip-address="$NODE_IP" --port="$PORT_gcs" --temp-dir="$RAY_TEMP"
+  --dashboard-host=127.0.0.1 --dashboard-port="$PORT_dashboard" --ray-client-server-port="$PORT_client"
+  --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
+  --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
+  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager"
+  ${[...i.resourceArgs.map(dq), ...i.extraArgs.map(shellQuote)].join(" ")})
+${runRay()}
+# publish the address once the GCS answers (workers and ray-sge read it from the shared state dir)
+for _ in $(seq 1 240); do
+  kill -0 "$RAY_PID" 2>/dev/null || { wait "$RAY_PID"; fail "ray start --head exited with code $? before the GCS answered"; }
+  "$RAY_PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "$NODE_IP" "$PORT_gcs" 2>/dev/null && break
+  sleep 0.5
+done
+"$RAY_PY" - "$STATE_DIR/head.json" <<PUBLISH || fail "cannot write $STATE_DIR/head.json"
+import json, os, sys, time
+info = {"cluster": ${JSON.stringify(i.cluster)}, "job_id": "$JOB_ID", "host": "$(hostname)", "ip": "$NODE_IP",
+        "gcs_port": $PORT_gcs, "dashboard_port": $PORT_dashboard, "client_port": $PORT_client,
+        "temp_dir": "$RAY_TEMP", "started_at": time.time()}
+tmp = sys.argv[1] + ".tmp"
+with open(tmp, "w") as f: json.dump(info, f)
+os.replace(tmp, sys.argv[1])
+PUBLISH
+log "head up: GCS $NODE_IP:$PORT_gcs, dashboard 127.0.0.1:$PORT_dashboard on $(hostname)"
+${WAIT_RAY}`;
+}
+
+export function renderWorkerScript(i: ScriptInput): string {
+  const wait = i.headWaitSeconds ?? 600;
+  return `${header(i)}${setup(i)}${rayEnvironment(i)}
+# wait for the head's published address, for a bounded time
+waited=0
+until [ -s "$STATE_DIR/head.json" ]; do
+  [ "$waited" -ge ${wait} ] && { log "no head address after ${wait} s (head job gone or still queued?): giving up"; exit 0; }
+  sleep 1; waited=$((waited + 1))
+done
+HEAD_ADDR=$("$RAY_PY" -c 'import json,sys; h=json.load(open(sys.argv[1])); print("%s:%d" % (h["ip"], h["gcs_port"]))' "$STATE_DIR/head.json") || fail "cannot read $STATE_DIR/head.json"
+read -r PORT_agent_listen PORT_agent_grpc PORT_runtime_env PORT_metrics PORT_node_manager PORT_object_manager < <(free_ports 6) || fail "cannot pick free ports"
+log "joining the head at $HEAD_ADDR"
+RAY_ARGS=(start --block --disable-usage-stats --address="$HEAD_ADDR"
+  --node-ip-address="$NODE_IP" --temp-dir="$RAY_TEMP"
+  --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
+  --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
+  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager"
+  ${[...i.resourceArgs.map(dq), ...i.extraArgs.map(shellQuote)].join(" ")})
+${runRay()}${WAIT_RAY}`;
+}
+
+/** Double-quote a resource flag: it may refer to $NSLOTS; everything else in it is escaped. */
+function dq(word: string): string {
+  const nslots = "${NSLOTS:-";
+  const i = word.indexOf(nslots);
+  const esc = (s: string) => s.replace(/(["\\$`])/g, "\\$1");
+  if (i < 0) return `"${esc(word)}"`;
+  const end = word.indexOf("}", i);
+  return `"${esc(word.slice(0, i))}${word.slice(i, end + 1)}${esc(word.slice(end + 1))}"`;
+}
