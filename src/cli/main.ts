@@ -37,10 +37,33 @@ export function buildProgram(): Command {
       const info = await gatherInfo(new SgeClient());
       process.stdout.write(opts.json ? `${JSON.stringify(info, null, 2)}\n` : renderInfo(info));
     });
+  const cluster = () => import("./cluster.js");
+  program
+    .command("up")
+    .argument("<config>", "the cluster config (YAML), or the name of a cluster brought up before")
+    .description("start a Ray cluster as Grid Engine jobs (or reconcile a running one)")
+    .option("--json", "print JSON for scripts")
+    .option("--timeout <seconds>", "give up (and delete what was submitted) after this long", "600")
+    .action(async (config: string, opts: { json?: boolean; timeout?: string }) =>
+      (await cluster()).upCommand(config, opts),
+    );
+  program
+    .command("down")
+    .argument("<cluster>", "cluster name or config file")
+    .description("delete every Grid Engine job of the cluster and wait until they are gone (logs are kept)")
+    .option("--json", "print JSON for scripts")
+    .action(async (target: string, opts: { json?: boolean }) => (await cluster()).downCommand(target, opts));
+  program
+    .command("status")
+    .argument("<cluster>", "cluster name or config file")
+    .description("each node's Grid Engine state, host and Ray state")
+    .option("--json", "print JSON for scripts")
+    .action(async (target: string, opts: { json?: boolean }) => (await cluster()).statusCommand(target, opts));
   return program;
 }
 
 export function exitCodeFor(e: unknown): number {
+  if (e instanceof Error && (e.name === "ConfigError" || e.name === "UsageError")) return EXIT.usage;
   if (e instanceof SgeCommandError) {
     if (e.kind === "invalid-input") return EXIT.usage;
     if (e.kind === "qmaster-unreachable") return EXIT.unreachable;

@@ -160,7 +160,7 @@ done
 import json, os, sys, time
 info = {"cluster": ${JSON.stringify(i.cluster)}, "job_id": "$JOB_ID", "host": "$(hostname)", "ip": "$NODE_IP",
         "gcs_port": $PORT_gcs, "dashboard_port": $PORT_dashboard, "client_port": $PORT_client,
-        "temp_dir": "$RAY_TEMP", "started_at": time.time()}
+        "temp_dir": "$RAY_TEMP", "ray_python": "$RAY_PY", "started_at": time.time()}
 tmp = sys.argv[1] + ".tmp"
 with open(tmp, "w") as f: json.dump(info, f)
 os.replace(tmp, sys.argv[1])

@@ -149,8 +149,12 @@ function startCommands(
         warnings.push(
           `${where}: --address is not used: workers read the head's address from the cluster's state directory.`,
         );
+      } else if (flag === "--head" || flag === "--block") {
+        // what these ask for is what ray-sge does anyway: nothing to say
       } else if (OURS.has(flag)) {
-        warnings.push(`${where}: ${flag} is set by ray-sge from the node's resources and is ignored here.`);
+        warnings.push(
+          `${where}: ${flag} is set by ray-sge (from the node type's resources, or per job) and is ignored here.`,
+        );
       } else {
         rayStartArgs.push(value === undefined ? flag : `${flag}=${value}`);
       }

@@ -1,0 +1,125 @@
+/** `ray-sge up | down | status`: the cluster commands. Text for people on stdout, progress on stderr. */
+import { copyFile, readFile } from "node:fs/promises";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
+import { ConfigError, loadConfigFile } from "../config/load.js";
+import { type ClusterSpec, normaliseConfig } from "../config/normalise.js";
+
+export class UsageError extends Error {
+  override readonly name = "UsageError";
+}
+
+const progress = (line: string) => process.stderr.write(`ray-sge: ${line}\n`);
+
+function defaultStateRoot(): string {
+  return join(homedir(), ".ray-sge", "clusters");
+}
+
+/** A config file, or the name of a cluster brought up before (its config snapshot is in its state dir). */
+async function specFrom(target: string): Promise<{ spec: ClusterSpec; file: string; warnings: string[] }> {
+  const isName = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/.test(target) && !/\.ya?ml$/.test(target);
+  const file = isName ? join(defaultStateRoot(), target, "config.yaml") : target;
+  if (isName) {
+    try {
+      await readFile(file);
+    } catch {
+      throw new UsageError(`no cluster named "${target}" here (no ${file}); give the config file instead`);
+    }
+  }
+  const raw = await loadConfigFile(file);
+  try {
+    const { spec, warnings } = normaliseConfig(raw);
+    return { spec, file, warnings };
+  } catch (e) {
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError([{ file, line: 1, col: 1, path: "", message: (e as Error).message }]);
+  }
+}
+
+export async function upCommand(config: string, opts: { json?: boolean; timeout?: string }): Promise<void> {
+  const { spec, file, warnings } = await specFrom(config);
+  for (const w of warnings) process.stderr.write(`ray-sge: warning: ${w}\n`);
+  const manager = new RayClusterManager(spec, { log: progress });
+  const ac = new AbortController();
+  const onInt = () => ac.abort();
+  process.once("SIGINT", onInt);
+  try {
+    const r = await manager.up({ timeoutMs: Number(opts.timeout ?? 600) * 1000, signal: ac.signal });
+    await copyFile(file, join(spec.stateDir, "config.yaml")).catch(() => undefined);
+    if (opts.json) {
+      process.stdout.write(
+        `${JSON.stringify({ cluster: spec.name, ...r, tokenPath: manager.state.tokenPath }, null, 2)}\n`,
+      );
+      return;
+    }
+    process.stdout.write(
+      [
+        `Ray cluster ${spec.name} is up: head on ${r.head.host} (job ${r.head.job_id}), ${r.workersAlive} worker(s).`,
+        `  address:   ${r.address}`,
+        `  dashboard: 127.0.0.1:${r.head.dashboard_port} on ${r.head.host} (e.g. ssh -N -L 8265:127.0.0.1:${r.head.dashboard_port} ${r.head.host}, then http://localhost:8265)`,
+        "  connect:   export RAY_ADDRESS=" +
+          r.address +
+          " RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=" +
+          manager.state.tokenPath,
+        `  status:    ray-sge status ${spec.name}     stop: ray-sge down ${spec.name}`,
+        "",
+      ].join("\n"),
+    );
+  } finally {
+    process.removeListener("SIGINT", onInt);
+  }
+}
+
+export async function downCommand(target: string, opts: { json?: boolean }): Promise<void> {
+  const { spec } = await specFrom(target);
+  const manager = new RayClusterManager(spec, { log: progress });
+  const r = await manager.shutdown();
+  if (opts.json) process.stdout.write(`${JSON.stringify({ cluster: spec.name, ...r })}\n`);
+  else
+    process.stdout.write(
+      r.deleted.length
+        ? `Cluster ${spec.name}: deleted job(s) ${r.deleted.join(", ")}; logs kept in ${manager.state.logDir}\n`
+        : `Cluster ${spec.name}: no jobs (already down)\n`,
+    );
+}
+
+export function renderStatus(s: ClusterStatus): string {
+  const lines = [`Cluster ${s.name}`];
+  if (s.head)
+    lines.push(
+      `  head: ${s.head.host} (job ${s.head.job_id}), GCS ${s.head.ip}:${s.head.gcs_port}, dashboard 127.0.0.1:${s.head.dashboard_port} on ${s.head.host}`,
+    );
+  if (s.rayError) lines.push(`  Ray: unknown (${s.rayError})`);
+  if (s.nodes.length === 0) lines.push("  no jobs in Grid Engine");
+  const rows = [["NODE", "TYPE", "SGE", "HOST", "RAY", "CPU"]];
+  for (const n of s.nodes) {
+    rows.push([
+      n.instanceId,
+      n.nodeType,
+      n.sgeState,
+      n.host ?? "-",
+      n.ray,
+      n.resources?.CPU === undefined ? "-" : String(n.resources.CPU),
+    ]);
+  }
+  if (s.nodes.length > 0) {
+    const w = rows.reduce<number[]>((acc, r) => r.map((c, i) => Math.max(acc[i] ?? 0, c.length)), []);
+    for (const r of rows)
+      lines.push(
+        `  ${r
+          .map((c, i) => c.padEnd(w[i] ?? 0))
+          .join("  ")
+          .trimEnd()}`,
+      );
+  }
+  for (const n of s.strayRayNodes)
+    lines.push(`  Ray node ${n.instanceId || n.nodeId} on ${n.ip} has no job of this cluster`);
+  return `${lines.join("\n")}\n`;
+}
+
+export async function statusCommand(target: string, opts: { json?: boolean }): Promise<void> {
+  const { spec } = await specFrom(target);
+  const s = await new RayClusterManager(spec).status();
+  process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
+}

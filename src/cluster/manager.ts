@@ -1,0 +1,415 @@
+/**
+ * RayClusterManager: a Ray cluster made of Grid Engine jobs. The imperative shell around the pure
+ * parts (config, job scripts): submits, waits, observes, deletes. Its state lives in Grid Engine (job
+ * names and context) and in the cluster's state directory, so a new process picks up where another
+ * left off, and `shutdown` works from Grid Engine alone.
+ */
+import { join } from "node:path";
+import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
+import { listRayNodes, type RayNode } from "../ray/probe.js";
+import { SgeClient } from "../sge/client.js";
+import type { JobEntry } from "../sge/qstat.js";
+import type { JobOptions, ResourceValue, SubmitResult } from "../sge/qsub.js";
+import { VERSION } from "../version.js";
+import { rayResourceArgs, renderHeadScript, renderWorkerScript } from "./jobscript.js";
+import {
+  clusterJobPattern,
+  type HeadInfo,
+  headJobName,
+  jobContext,
+  parseJobName,
+  StateDir,
+  workerJobName,
+} from "./state.js";
+
+export interface ManagerOptions {
+  sge?: SgeClient;
+  /** Progress lines while waiting (default: none). */
+  log?: (line: string) => void;
+}
+
+export interface NodeStatus {
+  /** "<job>.<task>", the id SGE jobs and Ray nodes are matched by. */
+  instanceId: string;
+  jobId: number;
+  taskId?: number;
+  role: "head" | "worker";
+  nodeType: string;
+  sgeState: string;
+  sgeStatus: JobEntry["status"];
+  host?: string;
+  /** Why the job waits, when Grid Engine says (pending jobs only). */
+  waitingBecause?: string;
+  ray: "ALIVE" | "DEAD" | "not registered" | "unknown";
+  resources?: Record<string, number>;
+}
+
+export interface ClusterStatus {
+  name: string;
+  head?: HeadInfo;
+  /** Why Ray's side is unknown, when it is. */
+  rayError?: string;
+  nodes: NodeStatus[];
+  /** Ray nodes with no Grid Engine job of this cluster (their job ended, or started by hand). */
+  strayRayNodes: RayNode[];
+}
+
+export interface UpResult {
+  head: HeadInfo;
+  address: string;
+  submitted: SubmitResult[];
+  reused: boolean;
+  workersAlive: number;
+}
+
+export class ClusterError extends Error {
+  override readonly name = "ClusterError";
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (signal?.aborted) return reject(new ClusterError("interrupted"));
+    const onAbort = () => {
+      clearTimeout(t);
+      reject(new ClusterError("interrupted"));
+    };
+    const t = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export class RayClusterManager {
+  readonly sge: SgeClient;
+  readonly state: StateDir;
+  private readonly log: (line: string) => void;
+
+  constructor(
+    readonly spec: ClusterSpec,
+    options: ManagerOptions = {},
+  ) {
+    this.sge = options.sge ?? new SgeClient();
+    this.state = new StateDir(spec.stateDir);
+    this.log = options.log ?? (() => {});
+  }
+
+  // ------------------------------------------------------------------------------------ submit
+
+  private jobOptions(type: NodeTypeSpec, memoryPerSlot: boolean): Omit<JobOptions, "name" | "scriptText"> {
+    const hard: Record<string, ResourceValue> = { ...type.sge.resources };
+    if (type.memoryBytes !== undefined) {
+      const bytes = memoryPerSlot ? Math.ceil(type.memoryBytes / type.slots) : type.memoryBytes;
+      hard[this.spec.memoryComplex] = `${Math.ceil(bytes / 1024 ** 2)}M`;
+    }
+    if (type.gpus > 0) hard[this.spec.gpuComplex] = type.gpus;
+    const o: Omit<JobOptions, "name" | "scriptText"> = {
+      shell: "/bin/bash",
+      cwd: this.state.path,
+      stdoutPath: join(
+        this.state.logDir,
+        type.role === "head" ? "head.$JOB_ID.out" : `${type.name}.$JOB_ID.$TASK_ID.out`,
+      ),
+      joinOutput: true,
+      parallelEnvironment: { name: type.sge.parallelEnvironment, slots: type.slots },
+      hardResources: hard,
+      context: jobContext(this.spec.name, type.role, type.name),
+      notify: true,
+      nativeArgs: type.sge.nativeArgs,
+    };
+    if (type.sge.queue) o.queue = type.sge.queue;
+    if (type.sge.project) o.project = type.sge.project;
+    if (type.sge.hardRuntime !== undefined) o.hardRuntime = type.sge.hardRuntime;
+    if (type.sge.softRuntime !== undefined) o.softRuntime = type.sge.softRuntime;
+    return o;
+  }
+
+  private scriptFor(type: NodeTypeSpec): string {
+    const input = {
+      cluster: this.spec.name,
+      stateDir: this.state.path,
+      rayExecutable: this.spec.rayExecutable,
+      nodeType: type.name,
+      role: type.role,
+      resourceArgs: rayResourceArgs(type),
+      extraArgs: type.rayStartArgs,
+      setupCommands: type.setupCommands,
+      version: VERSION,
+    };
+    if (type.role === "head") {
+      return renderHeadScript({
+        ...input,
+        ...(this.spec.gcsPort ? { gcsPort: this.spec.gcsPort } : {}),
+        ...(this.spec.dashboardPort ? { dashboardPort: this.spec.dashboardPort } : {}),
+      });
+    }
+    return renderWorkerScript(input);
+  }
+
+  private async memoryPerSlot(): Promise<boolean> {
+    if (this.spec.memoryPerSlot !== undefined) return this.spec.memoryPerSlot;
+    const cx = (await this.sge.complexes()).find((c) => c.name === this.spec.memoryComplex);
+    if (!cx)
+      throw new ClusterError(
+        `the memory complex "${this.spec.memoryComplex}" does not exist (qconf -sc); set sge.memory_complex`,
+      );
+    // a consumable YES is counted per slot; JOB and load values (NO) per job and host
+    return cx.consumable === "YES";
+  }
+
+  /** Submit the head job. */
+  async startHead(): Promise<SubmitResult> {
+    await this.state.ensure();
+    return this.sge.submit({
+      name: headJobName(this.spec.name),
+      scriptText: this.scriptFor(this.spec.head),
+      ...this.jobOptions(this.spec.head, await this.memoryPerSlot()),
+    });
+  }
+
+  /** Submit `count` workers of a type as one array job; they wait for the head's address. */
+  async addWorkers(typeName: string, count: number): Promise<SubmitResult> {
+    const type = this.spec.workerTypes.find((t) => t.name === typeName);
+    if (!type)
+      throw new ClusterError(
+        `no worker type "${typeName}" (types: ${this.spec.workerTypes.map((t) => t.name).join(", ")})`,
+      );
+    if (count < 1) throw new ClusterError("count must be at least 1");
+    await this.state.ensure();
+    return this.sge.submit({
+      name: workerJobName(this.spec.name, type.name),
+      scriptText: this.scriptFor(type),
+      array: { first: 1, last: count },
+      ...this.jobOptions(type, await this.memoryPerSlot()),
+    });
+  }
+
+  // -------------------------------------------------------------------------------------- up
+
+  /** The cluster's jobs in Grid Engine, one row per task (pending arrays expanded). */
+  async jobs(): Promise<JobEntry[]> {
+    const rows = await this.sge.listJobs({ name: clusterJobPattern(this.spec.name) }, { tasks: "expand" });
+    return rows.filter((r) => parseJobName(this.spec.name, r.name) !== undefined);
+  }
+
+  /** Check what can be checked before submitting anything. */
+  async preflight(): Promise<void> {
+    const [queues, pes] = await Promise.all([this.sge.queues(), this.sge.parallelEnvironments()]);
+    for (const type of [this.spec.head, ...this.spec.workerTypes]) {
+      const q = type.sge.queue;
+      if (q && !q.includes("@") && !queues.some((x) => x.name === q)) {
+        throw new ClusterError(
+          `queue "${q}" (node type ${type.name}) does not exist; queues: ${queues.map((x) => x.name).join(", ")}`,
+        );
+      }
+      const queue = queues.find((x) => x.name === q);
+      if (queue && !queue.instances.some((i) => i.usable)) {
+        throw new ClusterError(
+          `queue "${q}" has no usable instance: ${queue.instances.map((i) => `${i.name} ${i.problems.join(", ") || "?"}`).join("; ")}`,
+        );
+      }
+      if (!pes.some((p) => p.name === type.sge.parallelEnvironment)) {
+        throw new ClusterError(
+          `parallel environment "${type.sge.parallelEnvironment}" (node type ${type.name}) does not exist; PEs: ${pes.map((p) => p.name).join(", ")}`,
+        );
+      }
+    }
+  }
+
+  /**
+   * Bring the cluster up, or reconcile a live one: head job, min_workers per type (submitted at once;
+   * they wait for the head's address), wait until the GCS answers and the workers have joined. A
+   * failed `up` deletes what it submitted.
+   */
+  async up(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<UpResult> {
+    const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
+    await this.preflight();
+    const tokenIsNew = await this.state.ensure();
+    const existing = (await this.jobs()).filter((j) => j.status !== "deleting");
+    const head = existing.find((j) => parseJobName(this.spec.name, j.name)?.role === "head" && j.status !== "error");
+    const submitted: SubmitResult[] = [];
+    try {
+      if (!head) {
+        if (existing.length > 0) {
+          this.log(`removing ${existing.length} job(s) left from an earlier run without a head`);
+          await this.sge.deleteJobs([...new Set(existing.map((j) => j.id))]);
+        }
+        await this.state.clearHeadInfo();
+        if (tokenIsNew) this.log(`token: ${this.state.tokenPath} (0600)`);
+        const h = await this.startHead();
+        submitted.push(h);
+        this.log(`head job ${h.jobId} submitted`);
+      } else {
+        this.log(`cluster ${this.spec.name} exists (head job ${head.id}, ${head.state}): reconciling`);
+      }
+      for (const type of this.spec.workerTypes) {
+        const have = existing.filter(
+          (j) => parseJobName(this.spec.name, j.name)?.type === type.name && j.status !== "error",
+        ).length;
+        const need = type.minWorkers - have;
+        if (need > 0) {
+          const w = await this.addWorkers(type.name, need);
+          submitted.push(w);
+          this.log(`${need} ${type.name} worker(s) submitted as array job ${w.jobId}`);
+        }
+      }
+      const info = await this.waitForHead(head?.id ?? (submitted[0] as SubmitResult).jobId, deadline, opts.signal);
+      const want = this.spec.workerTypes.reduce((n, t) => n + t.minWorkers, 0);
+      const alive = await this.waitForWorkers(info, want, deadline, opts.signal);
+      return {
+        head: info,
+        address: `${info.ip}:${info.gcs_port}`,
+        submitted,
+        reused: head !== undefined,
+        workersAlive: alive,
+      };
+    } catch (e) {
+      if (submitted.length > 0) {
+        this.log(
+          `up failed: deleting the ${submitted.length} job(s) it submitted (${submitted.map((s) => s.jobId).join(", ")})`,
+        );
+        await this.sge.deleteJobs(submitted.map((s) => s.jobId)).catch(() => undefined);
+      }
+      throw e;
+    }
+  }
+
+  private async waitForHead(headJob: number, deadline: number, signal?: AbortSignal): Promise<HeadInfo> {
+    let lastSaid = "";
+    let lastDetail = 0;
+    while (Date.now() < deadline) {
+      const info = await this.state.readHeadInfo();
+      if (info && info.job_id === String(headJob)) return info;
+      const [row] = await this.sge.listJobs({ jobIds: [headJob] });
+      if (!row) {
+        const why = await this.whyJobEnded(headJob);
+        throw new ClusterError(`the head job ${headJob} ended before Ray came up${why}`);
+      }
+      let say = `head job ${headJob}: ${row.state}${row.host ? ` on ${row.host}` : ""}`;
+      if (row.status === "pending" && Date.now() - lastDetail > 5000) {
+        lastDetail = Date.now();
+        const d = await this.sge.jobDetail(headJob).catch(() => undefined);
+        const reason = d?.schedulingMessages[0];
+        if (reason) say += ` (waiting: ${reason})`;
+      }
+      if (row.status === "error") {
+        const d = await this.sge.jobDetail(headJob).catch(() => undefined);
+        throw new ClusterError(
+          `the head job ${headJob} is in error state: ${d?.tasks[0]?.messages.join("; ") ?? "see qstat -j"}`,
+        );
+      }
+      if (say !== lastSaid) this.log(say);
+      lastSaid = say;
+      await sleep(500, signal);
+    }
+    throw new ClusterError(
+      `the head did not publish its address in time (head job ${headJob}); see ${this.state.logDir}`,
+    );
+  }
+
+  private async whyJobEnded(jobId: number): Promise<string> {
+    try {
+      const [a] = await this.sge.accounting(jobId, { name: headJobName(this.spec.name) });
+      const log = join(this.state.logDir, `head.${jobId}.out`);
+      return a
+        ? `: exit status ${a.exitStatus}${a.failed ? `, failed ${a.failed} (${a.failedReason ?? ""})` : ""} on ${a.host}; its log: ${log}`
+        : "";
+    } catch {
+      return "";
+    }
+  }
+
+  async rayNodes(info: HeadInfo, signal?: AbortSignal): Promise<RayNode[]> {
+    return listRayNodes(this.sge.runner, {
+      python: info.ray_python ?? "python3",
+      address: `${info.ip}:${info.gcs_port}`,
+      tokenPath: this.state.tokenPath,
+      ...(signal ? { signal } : {}),
+    });
+  }
+
+  private async waitForWorkers(info: HeadInfo, want: number, deadline: number, signal?: AbortSignal): Promise<number> {
+    let last = -1;
+    while (Date.now() < deadline) {
+      const nodes = await this.rayNodes(info, signal).catch(() => undefined);
+      const alive = nodes?.filter((n) => n.state === "ALIVE" && !n.isHead).length ?? 0;
+      if (alive !== last) this.log(`Ray: head up at ${info.ip}:${info.gcs_port}, ${alive}/${want} worker(s) joined`);
+      last = alive;
+      if (nodes && alive >= want) return alive;
+      await sleep(1000, signal);
+    }
+    throw new ClusterError(
+      `only ${last} of ${want} workers joined in time; see ${this.state.logDir} and \`ray-sge status ${this.spec.name}\``,
+    );
+  }
+
+  // ---------------------------------------------------------------------------------- status
+
+  async status(signal?: AbortSignal): Promise<ClusterStatus> {
+    const [jobs, head] = await Promise.all([this.jobs(), this.state.readHeadInfo()]);
+    let rayNodes: RayNode[] | undefined;
+    let rayError: string | undefined;
+    const headAlive = head && jobs.some((j) => String(j.id) === head.job_id && j.status === "running");
+    if (head && headAlive) {
+      rayNodes = await this.rayNodes(head, signal).catch((e: Error) => {
+        rayError = e.message;
+        return undefined;
+      });
+    } else rayError = jobs.length === 0 ? "no jobs" : "the head job is not running";
+    const byInstance = new Map((rayNodes ?? []).map((n) => [n.instanceId, n]));
+    const nodes: NodeStatus[] = [];
+    for (const j of jobs) {
+      const who = parseJobName(this.spec.name, j.name);
+      if (!who) continue;
+      const instanceId = `${j.id}.${j.taskId ?? 0}`;
+      const rn = byInstance.get(instanceId);
+      byInstance.delete(instanceId);
+      const n: NodeStatus = {
+        instanceId,
+        jobId: j.id,
+        role: who.role,
+        nodeType: who.type,
+        sgeState: j.state,
+        sgeStatus: j.status,
+        ray: rn ? rn.state : rayNodes ? "not registered" : "unknown",
+      };
+      if (j.taskId !== undefined) n.taskId = j.taskId;
+      if (j.host) n.host = j.host;
+      if (rn) n.resources = rn.resources;
+      nodes.push(n);
+    }
+    const status: ClusterStatus = {
+      name: this.spec.name,
+      nodes,
+      strayRayNodes: [...byInstance.values()].filter((n) => n.state === "ALIVE"),
+    };
+    if (head) status.head = head;
+    if (rayError) status.rayError = rayError;
+    return status;
+  }
+
+  // -------------------------------------------------------------------------------- shutdown
+
+  /** Delete every job of the cluster found in Grid Engine and wait until they are gone. Idempotent. */
+  async shutdown(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ deleted: number[] }> {
+    const ids = [...new Set((await this.jobs()).map((j) => j.id))];
+    if (ids.length > 0) {
+      this.log(`deleting job(s) ${ids.join(", ")}`);
+      await this.sge.deleteJobs(ids);
+    }
+    const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+    while (Date.now() < deadline) {
+      const left = await this.jobs();
+      if (left.length === 0) break;
+      if (Date.now() + 30_000 > deadline)
+        await this.sge.deleteJobs([...new Set(left.map((j) => j.id))], { force: true }).catch(() => undefined);
+      await sleep(500, opts.signal);
+    }
+    const left = await this.jobs();
+    if (left.length > 0)
+      throw new ClusterError(`jobs still there after qdel: ${[...new Set(left.map((j) => j.id))].join(", ")}`);
+    await this.state.clearHeadInfo();
+    return { deleted: ids };
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * A cluster's identity in Grid Engine (job names and -ac context) and its state directory on the
+ * shared filesystem (0700: token 0600, head.json, logs/, scripts/).
+ */
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+
+export function headJobName(cluster: string): string {
+  return `rsge-${cluster}-head`;
+}
+
+export function workerJobName(cluster: string, type: string): string {
+  return `rsge-${cluster}-w-${type}`;
+}
+
+/** The pattern matching every job of a cluster (qstat name filter). */
+export function clusterJobPattern(cluster: string): string {
+  return `rsge-${cluster}-*`;
+}
+
+export function jobContext(cluster: string, role: "head" | "worker", type: string): Record<string, string> {
+  return { ray_sge_cluster: cluster, ray_sge_role: role, ray_sge_type: type };
+}
+
+/** What a job name says about the cluster's node: role and type, or undefined if not ours. */
+export function parseJobName(cluster: string, name: string): { role: "head" | "worker"; type: string } | undefined {
+  if (name === headJobName(cluster)) return { role: "head", type: "head" };
+  const prefix = `rsge-${cluster}-w-`;
+  return name.startsWith(prefix) ? { role: "worker", type: name.slice(prefix.length) } : undefined;
+}
+
+export interface HeadInfo {
+  cluster: string;
+  job_id: string;
+  host: string;
+  ip: string;
+  gcs_port: number;
+  dashboard_port: number;
+  client_port: number;
+  temp_dir: string;
+  ray_python?: string;
+  started_at: number;
+}
+
+export class StateDir {
+  constructor(readonly path: string) {}
+
+  get tokenPath(): string {
+    return join(this.path, "token");
+  }
+  get headInfoPath(): string {
+    return join(this.path, "head.json");
+  }
+  get logDir(): string {
+    return join(this.path, "logs");
+  }
+
+  /** Create the directory (0700) and the token (0600) if missing; returns whether the token is new. */
+  async ensure(): Promise<boolean> {
+    await mkdir(this.logDir, { recursive: true, mode: 0o700 });
+    await chmod(this.path, 0o700);
+    try {
+      const s = await stat(this.tokenPath);
+      if ((s.mode & 0o077) !== 0) await chmod(this.tokenPath, 0o600);
+      return false;
+    } catch {
+      await writeFile(this.tokenPath, randomBytes(32).toString("hex"), { mode: 0o600, flag: "wx" });
+      return true;
+    }
+  }
+
+  async readHeadInfo(): Promise<HeadInfo | undefined> {
+    try {
+      return JSON.parse(await readFile(this.headInfoPath, "utf8")) as HeadInfo;
+    } catch {
+      return undefined;
+    }
+  }
+
+  async clearHeadInfo(): Promise<void> {
+    await rm(this.headInfoPath, { force: true });
+  }
+}

@@ -1,0 +1,150 @@
+// The launcher end to end, as the unprivileged user, with real Grid Engine and real Ray:
+// the guide's config -> up -> the guide's app -> status -> down -> nothing left.
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { asRoot, clientAs, conf, HOME, NODES, USER, userDir } from "../support/testbed.js";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const RAY_VENV = conf.RAY_VENV as string;
+const PKG = join(HOME, ".ray-sge-it-pkg");
+const sge = clientAs();
+
+/** Install the built package where the test user can read it (a checkout may be under a 0700 /root). */
+function installForUser(): void {
+  if (!existsSync(join(ROOT, "dist/cli/main.js"))) execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT });
+  asRoot(["rm", "-rf", PKG]);
+  mkdirSync(join(PKG, "node_modules"), { recursive: true });
+  for (const p of ["dist", "bin", "package.json"]) cpSync(join(ROOT, p), join(PKG, p), { recursive: true });
+  for (const dep of Object.keys(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dependencies)) {
+    cpSync(join(ROOT, "node_modules", dep), join(PKG, "node_modules", dep), { recursive: true });
+  }
+  asRoot(["chown", "-R", USER, PKG]);
+}
+
+function cli(args: string[], cwd: string): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync("runuser", ["-u", USER, "--", process.execPath, join(PKG, "bin/ray-sge.js"), ...args], {
+    cwd,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+function writeConfig(dir: string, name: string): string {
+  const text = readFileSync(join(ROOT, "examples/ray-sge-cluster.yaml"), "utf8")
+    .replace("cluster_name: ray-sge-cluster", `cluster_name: ${name}`)
+    .replace("setup_commands:\n", `state_dir: ${dir}/state\nsetup_commands:\n  - source ${RAY_VENV}/bin/activate\n`);
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, text);
+  asRoot(["chown", USER, file]);
+  return file;
+}
+
+let dir: string;
+beforeAll(() => {
+  installForUser();
+  dir = userDir("it-cluster");
+});
+afterAll(() => {
+  // whatever happened, leave no cluster behind
+  for (const name of ["itc1", "itbroken"]) {
+    const f = join(dir, `${name}.yaml`);
+    if (existsSync(f)) cli(["down", f], dir);
+  }
+});
+
+describe("ray-sge up / status / down", () => {
+  it("brings up the guide's cluster, runs the guide's app on several hosts, and removes it all", async () => {
+    const config = writeConfig(dir, "itc1");
+    const up = cli(["up", config, "--json", "--timeout", "240"], dir);
+    expect(up.status, up.stderr).toBe(0);
+    expect(up.stderr).toMatch(/warning: head_start_ray_commands\[0\]: "ray stop" is dropped/);
+    const r = JSON.parse(up.stdout);
+    expect(r.workersAlive).toBe(2);
+    expect(NODES).toContain(r.head.host);
+    const token = readFileSync(r.tokenPath, "utf8");
+
+    // SGE and Ray agree, matched by instance id
+    const st = cli(["status", config, "--json"], dir);
+    expect(st.status, st.stderr).toBe(0);
+    const status = JSON.parse(st.stdout);
+    expect(status.nodes.map((n: { role: string; ray: string }) => `${n.role}:${n.ray}`).sort()).toEqual([
+      "head:ALIVE",
+      "worker:ALIVE",
+      "worker:ALIVE",
+    ]);
+
+    // the guide's app, unchanged but for a host report, through the printed connection settings
+    const app = join(dir, "app.py");
+    writeFileSync(
+      app,
+      `import ray, socket
+ray.init(address="auto")
+@ray.remote
+def compute_task(x):
+    import time; time.sleep(0.02)
+    return x * x, socket.gethostname()
+results = ray.get([compute_task.remote(i) for i in range(100)])
+print("Results:", [r for r, _ in results] == [i * i for i in range(100)])
+print("hosts:", sorted(set(h for _, h in results)))
+`,
+    );
+    const env = ["env", `RAY_ADDRESS=${r.address}`, "RAY_AUTH_MODE=token", `RAY_AUTH_TOKEN_PATH=${r.tokenPath}`];
+    const out = execFileSync("runuser", ["-u", USER, "--", ...env, `${RAY_VENV}/bin/python`, app], {
+      encoding: "utf8",
+      cwd: dir,
+    });
+    expect(out).toContain("Results: True");
+    const hosts = JSON.parse((/hosts: (.*)/.exec(out)?.[1] ?? "[]").replace(/'/g, '"')) as string[];
+    expect(hosts.length).toBeGreaterThanOrEqual(2);
+
+    // a driver without the token is refused
+    const noToken = spawnSync(
+      "runuser",
+      [
+        "-u",
+        USER,
+        "--",
+        "env",
+        `RAY_ADDRESS=${r.address}`,
+        `${RAY_VENV}/bin/python`,
+        "-c",
+        "import ray; ray.init(address='auto')",
+      ],
+      {
+        encoding: "utf8",
+        timeout: 60_000,
+      },
+    );
+    expect(noToken.status).not.toBe(0);
+    expect(noToken.stderr).toMatch(/Authentication token is missing or incorrect|Unauthenticated/);
+
+    // the token is in no job's qstat -j output and no process's argv
+    const jobIds = [...new Set(status.nodes.map((n: { jobId: number }) => n.jobId))] as number[];
+    const qstatJ = execFileSync("runuser", ["-u", USER, "--", "qstat", "-j", jobIds.join(",")], { encoding: "utf8" });
+    expect(qstatJ).toContain("ray_sge_cluster=itc1");
+    expect(qstatJ).not.toContain(token);
+    expect(execFileSync("ps", ["-eo", "args"], { encoding: "utf8" })).not.toContain(token);
+
+    const down = cli(["down", config], dir);
+    expect(down.status, down.stderr).toBe(0);
+    expect(await sge.listJobs({ name: "rsge-itc1-*" })).toEqual([]);
+    // no Ray process of the cluster on any host (they all share this kernel), nothing in its temp dirs
+    const rayLeft = () =>
+      spawnSync("pgrep", ["-u", USER, "-f", "raylet|gcs_server|ray start"], { encoding: "utf8" }).stdout.trim();
+    for (let i = 0; i < 20 && rayLeft(); i++) await new Promise((res) => setTimeout(res, 500));
+    expect(rayLeft()).toBe("");
+    expect(cli(["down", config], dir).stdout).toMatch(/already down/);
+  });
+
+  it("refuses a broken config with file:line:col and exit 2, submitting nothing", async () => {
+    const config = writeConfig(dir, "itbroken");
+    writeFileSync(config, readFileSync(config, "utf8").replace("    slots: 2", "    slots: two"));
+    const r = cli(["up", config], dir);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(new RegExp(`${config}:\\d+:\\d+: worker_nodes\\.resources\\.slots: expected number`));
+    expect(await sge.listJobs({ name: "rsge-itbroken-*" })).toEqual([]);
+  });
+});
