@@ -1,10 +1,12 @@
 /** `ray-sge up | down | status`: the cluster commands. Text for people on stdout, progress on stderr. */
+import { spawn } from "node:child_process";
 import { copyFile, readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
 import { ConfigError, loadConfigFile } from "../config/load.js";
 import { type ClusterSpec, normaliseConfig } from "../config/normalise.js";
+import { shellQuote } from "../sge/qsub.js";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -122,4 +124,48 @@ export async function statusCommand(target: string, opts: { json?: boolean }): P
   const { spec } = await specFrom(target);
   const s = await new RayClusterManager(spec).status();
   process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
+}
+
+/** Address and token of a running cluster, or a UsageError saying how to start it. */
+async function connection(target: string): Promise<{ name: string; env: Record<string, string> }> {
+  const { spec } = await specFrom(target);
+  const manager = new RayClusterManager(spec);
+  const [head, jobs] = await Promise.all([manager.state.readHeadInfo(), manager.jobs()]);
+  const running = head && jobs.some((j) => String(j.id) === head.job_id && j.status === "running");
+  if (!head || !running) {
+    throw new UsageError(`cluster ${spec.name} is not up (no running head job): start it with \`ray-sge up CONFIG\``);
+  }
+  return {
+    name: spec.name,
+    env: {
+      RAY_ADDRESS: `${head.ip}:${head.gcs_port}`,
+      RAY_AUTH_MODE: "token",
+      RAY_AUTH_TOKEN_PATH: manager.state.tokenPath,
+    },
+  };
+}
+
+export async function envCommand(target: string, opts: { json?: boolean }): Promise<void> {
+  const { env } = await connection(target);
+  if (opts.json) process.stdout.write(`${JSON.stringify(env)}\n`);
+  else for (const [k, v] of Object.entries(env)) process.stdout.write(`export ${k}=${shellQuote(v)}\n`);
+}
+
+/** Run a driver against the cluster; its output streams through, its exit code is returned. */
+export async function submitCommand(target: string, command: string[]): Promise<number> {
+  if (command.length === 0) throw new UsageError("nothing to run: ray-sge submit CLUSTER -- COMMAND [ARGS...]");
+  const { env } = await connection(target);
+  const [file, ...args] = command as [string, ...string[]];
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(file, args, { stdio: "inherit", env: { ...process.env, ...env } });
+    const forward = (sig: NodeJS.Signals) => child.kill(sig);
+    process.on("SIGINT", forward);
+    process.on("SIGTERM", forward);
+    child.once("error", (e) => reject(new UsageError(`cannot run ${file}: ${e.message}`)));
+    child.once("close", (code, signal) => {
+      process.removeListener("SIGINT", forward);
+      process.removeListener("SIGTERM", forward);
+      resolve(code ?? (signal ? 128 + ({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9 } as Record<string, number>)[signal]! : 1));
+    });
+  });
 }

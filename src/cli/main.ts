@@ -15,6 +15,9 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
+/** Set by commands whose exit code is not just success (submit returns the driver's). */
+let commandExitCode = 0;
+
 export function buildProgram(): Command {
   const program = new Command("ray-sge")
     .description("Run Ray clusters on Grid Engine (SGE, Son of Grid Engine, Open Cluster Scheduler, Gridware)")
@@ -59,6 +62,22 @@ export function buildProgram(): Command {
     .description("each node's Grid Engine state, host and Ray state")
     .option("--json", "print JSON for scripts")
     .action(async (target: string, opts: { json?: boolean }) => (await cluster()).statusCommand(target, opts));
+  program
+    .command("env")
+    .argument("<cluster>", "cluster name or config file")
+    .description(
+      'print the exports that connect your own drivers: eval "$(ray-sge env CLUSTER)", then ray.init(address="auto")',
+    )
+    .option("--json", "print JSON for scripts")
+    .action(async (target: string, opts: { json?: boolean }) => (await cluster()).envCommand(target, opts));
+  program
+    .command("submit")
+    .argument("<cluster>", "cluster name or config file")
+    .argument("<command...>", "the driver to run, after --")
+    .description("run a driver against the cluster with the right environment; exits with the driver's exit code")
+    .action(async (target: string, command: string[]) => {
+      commandExitCode = await (await cluster()).submitCommand(target, command);
+    });
   return program;
 }
 
@@ -75,9 +94,10 @@ export function exitCodeFor(e: unknown): number {
 
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
+  commandExitCode = 0;
   try {
     await program.parseAsync(argv, { from: "user" });
-    return EXIT.ok;
+    return commandExitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version exit through here with code 0; usage errors were already printed

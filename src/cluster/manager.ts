@@ -251,7 +251,7 @@ export class RayClusterManager {
         if (need > 0) {
           const w = await this.addWorkers(type.name, need);
           submitted.push(w);
-          this.log(`${need} ${type.name} worker(s) submitted as array job ${w.jobId}`);
+          this.log(`${need} worker(s) of type ${type.name} submitted as array job ${w.jobId}`);
         }
       }
       const info = await this.waitForHead(head?.id ?? (submitted[0] as SubmitResult).jobId, deadline, opts.signal);

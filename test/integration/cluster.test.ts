@@ -35,7 +35,9 @@ function cli(args: string[], cwd: string): { status: number; stdout: string; std
 function writeConfig(dir: string, name: string): string {
   const text = readFileSync(join(ROOT, "examples/ray-sge-cluster.yaml"), "utf8")
     .replace("cluster_name: ray-sge-cluster", `cluster_name: ${name}`)
-    .replace("setup_commands:\n", `state_dir: ${dir}/state\nsetup_commands:\n  - source ${RAY_VENV}/bin/activate\n`);
+    .replace("setup_commands:\n", `state_dir: ${dir}/state\nsetup_commands:\n`);
+  // the example activates the testbed's Ray: keep it in step with scripts/testbed.conf
+  expect(text).toContain(`source ${RAY_VENV}/bin/activate`);
   const file = join(dir, `${name}.yaml`);
   writeFileSync(file, text);
   asRoot(["chown", USER, file]);

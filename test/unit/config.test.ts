@@ -194,8 +194,8 @@ available_node_types:
     ],
     [
       "setup command a number",
-      replace('  - echo "ray', '  - 42\n  - echo "ray'),
-      "42",
+      replace("  - source", "  - 42\n  - source"),
+      "42\n",
       "setup_commands[0]",
       /expected string/,
     ],
@@ -323,7 +323,10 @@ describe("normaliseConfig", () => {
     expect(text).toMatch(/--address is not used/);
     expect(text).toMatch(/memory \(16G\) replaces -l mem_free=4G/);
     expect(spec.head.rayStartArgs).toEqual([]);
-    expect(spec.head.setupCommands).toEqual(['echo "ray $(ray --version) on $(hostname)"']);
+    expect(spec.head.setupCommands).toEqual([
+      "source /opt/ray-sge/ray-2.58.1/bin/activate",
+      'echo "ray $(ray --version) on $(hostname)"',
+    ]);
   });
 
   it("keeps other ray start options and drops sleeps", () => {
@@ -338,7 +341,7 @@ describe("normaliseConfig", () => {
 
   it("refuses ray stop in setup commands and impossible limits", () => {
     expect(() =>
-      normaliseConfig(parseConfig(EXAMPLE.replace('  - echo "ray', '  - ray stop\n  - echo "ray'), "c.yaml")),
+      normaliseConfig(parseConfig(EXAMPLE.replace("  - source", "  - ray stop\n  - source"), "c.yaml")),
     ).toThrow(/setup_commands\[0\]: "ray stop"/);
     expect(() => normaliseConfig(parseConfig(EXAMPLE.replace("min_workers: 2", "min_workers: 20"), "c.yaml"))).toThrow(
       /min_workers \(20\) is more than max_workers \(10\)/,
