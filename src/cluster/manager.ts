@@ -193,17 +193,35 @@ export class RayClusterManager {
     return rows.filter((r) => parseJobName(this.spec.name, r.name) !== undefined);
   }
 
-  /** Check what can be checked before submitting anything. */
+  /**
+   * Check what can be checked before submitting anything: queues and PEs exist and can take jobs, and
+   * each node type's request could ever run. `qsub -w v` gives Grid Engine's own reasons, but on
+   * 8.1.9 it (and `-w e`) refuses every request of a load-value complex such as mem_free, even 1G
+   * (measured); those are left out of it and checked against what qhost reports instead.
+   */
   async preflight(): Promise<void> {
-    const [queues, pes] = await Promise.all([this.sge.queues(), this.sge.parallelEnvironments()]);
-    for (const type of [this.spec.head, ...this.spec.workerTypes]) {
+    const [queues, pes, complexes, hosts] = await Promise.all([
+      this.sge.queues(),
+      this.sge.parallelEnvironments(),
+      this.sge.complexes(),
+      this.sge.hosts(),
+    ]);
+    const memCx = complexes.find((c) => c.name === this.spec.memoryComplex);
+    const types = [this.spec.head, ...this.spec.workerTypes];
+    if (!memCx && types.some((t) => t.memoryBytes !== undefined)) {
+      throw new ClusterError(
+        `the memory complex "${this.spec.memoryComplex}" does not exist (qconf -sc); set sge.memory_complex`,
+      );
+    }
+    const perSlot = this.spec.memoryPerSlot ?? memCx?.consumable === "YES";
+    for (const type of types) {
       const q = type.sge.queue;
-      if (q && !q.includes("@") && !queues.some((x) => x.name === q)) {
+      const queue = queues.find((x) => x.name === q);
+      if (q && !q.includes("@") && !queue) {
         throw new ClusterError(
           `queue "${q}" (node type ${type.name}) does not exist; queues: ${queues.map((x) => x.name).join(", ")}`,
         );
       }
-      const queue = queues.find((x) => x.name === q);
       if (queue && !queue.instances.some((i) => i.usable)) {
         throw new ClusterError(
           `queue "${q}" has no usable instance: ${queue.instances.map((i) => `${i.name} ${i.problems.join(", ") || "?"}`).join("; ")}`,
@@ -213,6 +231,27 @@ export class RayClusterManager {
         throw new ClusterError(
           `parallel environment "${type.sge.parallelEnvironment}" (node type ${type.name}) does not exist; PEs: ${pes.map((p) => p.name).join(", ")}`,
         );
+      }
+      const opts = this.jobOptions(type, perSlot);
+      const loadValues = new Set(complexes.filter((c) => c.consumable === "NO").map((c) => c.name));
+      const hard = Object.fromEntries(Object.entries(opts.hardResources ?? {}).filter(([k]) => !loadValues.has(k)));
+      const v = await this.sge.verify({
+        ...opts,
+        hardResources: hard,
+        name: headJobName(this.spec.name),
+        scriptText: "true\n",
+      });
+      if (!v.suitable) {
+        throw new ClusterError(`node type ${type.name} can never run as requested: ${v.messages.join("; ")}`);
+      }
+      if (type.memoryBytes !== undefined && memCx?.consumable === "NO") {
+        const largest = Math.max(0, ...hosts.map((h) => h.memTotalBytes ?? 0));
+        if (largest < type.memoryBytes) {
+          const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)}G`;
+          throw new ClusterError(
+            `node type ${type.name} asks for ${gib(type.memoryBytes)} of ${this.spec.memoryComplex}, but no execution host has that much memory (largest: ${gib(largest)}, qhost)`,
+          );
+        }
       }
     }
   }

@@ -1,0 +1,141 @@
+// How the launcher behaves when things go wrong, and with neighbours, on the real testbed.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, installForUser, smallConfig } from "../support/cluster.js";
+import { asRoot, clientAs, conf, NODES, USER, userDir, waitFor } from "../support/testbed.js";
+
+const RAY_VENV = conf.RAY_VENV as string;
+const sge = clientAs();
+let dir: string;
+const names = ["itf1", "itf2", "itfhead", "itfbig", "itfq"];
+
+beforeAll(() => {
+  installForUser();
+  dir = userDir("it-cluster-failures");
+});
+afterAll(() => {
+  for (const q of NODES) asRoot(["qmod", "-e", `all.q@${q}`]);
+  for (const n of names) {
+    const f = join(dir, `${n}.yaml`);
+    if (existsSync(f)) cli(["down", f], dir);
+  }
+});
+
+function runApp(address: string, tokenPath: string): string {
+  return execFileSync(
+    "runuser",
+    [
+      "-u",
+      USER,
+      "--",
+      "env",
+      `RAY_ADDRESS=${address}`,
+      "RAY_AUTH_MODE=token",
+      `RAY_AUTH_TOKEN_PATH=${tokenPath}`,
+      `${RAY_VENV}/bin/python`,
+      "-c",
+      "import ray; ray.init(address='auto'); print(sum(ray.get([ray.remote(lambda x: x).remote(i) for i in range(20)])))",
+    ],
+    { encoding: "utf8", timeout: 120_000 },
+  );
+}
+
+describe("neighbours", () => {
+  it("two clusters share the hosts without colliding; down of one leaves the other and a hand-started Ray alone", async () => {
+    const a = JSON.parse(cli(["up", smallConfig(dir, "itf1"), "--json"], dir).stdout);
+    const b = JSON.parse(cli(["up", smallConfig(dir, "itf2"), "--json"], dir).stdout);
+    expect(a.address).not.toBe(b.address);
+    expect(runApp(a.address, a.tokenPath).trim()).toBe("190");
+    expect(runApp(b.address, b.tokenPath).trim()).toBe("190");
+
+    // a Ray started by hand, outside Grid Engine, by the same user
+    const handTemp = join("/tmp", `rsge-hand-${process.pid}`);
+    const hand = spawnSync(
+      "runuser",
+      [
+        "-u",
+        USER,
+        "--",
+        `${RAY_VENV}/bin/ray`,
+        "start",
+        "--head",
+        "--port=0",
+        `--temp-dir=${handTemp}`,
+        "--include-dashboard=false",
+        "--num-cpus=1",
+        "--disable-usage-stats",
+      ],
+      { encoding: "utf8", timeout: 120_000 },
+    );
+    expect(hand.status, hand.stderr).toBe(0);
+    try {
+      expect(cli(["down", join(dir, "itf1.yaml")], dir).status).toBe(0);
+      expect(runApp(b.address, b.tokenPath).trim()).toBe("190");
+      expect(cli(["down", join(dir, "itf2.yaml")], dir).status).toBe(0);
+      const alive = spawnSync("pgrep", ["-u", USER, "-f", handTemp], { encoding: "utf8" }).stdout.trim();
+      expect(alive, "the hand-started Ray must survive ray-sge down").not.toBe("");
+    } finally {
+      spawnSync("pkill", ["-KILL", "-u", USER, "-f", handTemp]);
+      asRoot(["rm", "-rf", handTemp]);
+    }
+  });
+});
+
+describe("failures", () => {
+  it("head job deleted by hand: status says so, workers end by themselves, down cleans up", async () => {
+    const config = smallConfig(dir, "itfhead");
+    const up = JSON.parse(cli(["up", config, "--json"], dir).stdout);
+    await sge.deleteJobs([Number(up.head.job_id)]);
+    const st = await waitFor("status to notice the head is gone", async () => {
+      const s = JSON.parse(cli(["status", config, "--json"], dir).stdout);
+      return s.nodes.every((n: { role: string }) => n.role !== "head") ? s : undefined;
+    });
+    expect(st.rayError).toMatch(/head job is not running/);
+    // Ray workers whose GCS is gone exit by themselves (about a minute), and their jobs with them
+    await waitFor(
+      "the workers to end by themselves",
+      async () => (await sge.listJobs({ name: "rsge-itfhead-*" })).length === 0,
+      180_000,
+      2000,
+    );
+    expect(cli(["down", config], dir).status).toBe(0);
+  });
+
+  it("a request no queue can ever run fails fast with Grid Engine's reason and leaves nothing", async () => {
+    const config = smallConfig(dir, "itfbig");
+    writeFileSync(config, readFileSync(config, "utf8").replace(/(head_node:\n(?:.*\n)*?\s+memory: )"\S+"/, '$1"100T"'));
+    const started = Date.now();
+    const r = cli(["up", config], dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /node type head asks for 102400\.0G of mem_free, but no execution host has that much memory \(largest: 23\.\dG, qhost\)/,
+    );
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(await sge.listJobs({ name: "rsge-itfbig-*" })).toEqual([]);
+  });
+
+  it("more slots than any host has: Grid Engine's reason, nothing submitted", async () => {
+    const config = smallConfig(dir, "itfbig");
+    writeFileSync(config, readFileSync(config, "utf8").replace(/(worker_nodes:\n(?:.*\n)*?\s+slots: )1/, "$164"));
+    const r = cli(["up", config], dir);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(
+      /node type worker can never run as requested: .*cannot run in PE "smp" because it only offers \d+ slots/,
+    );
+    expect(await sge.listJobs({ name: "rsge-itfbig-*" })).toEqual([]);
+  });
+
+  it("a queue with every instance disabled fails before anything is submitted", async () => {
+    for (const q of NODES) asRoot(["qmod", "-d", `all.q@${q}`]);
+    try {
+      const r = cli(["up", smallConfig(dir, "itfq")], dir);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/queue "all.q" has no usable instance: all\.q@node\d disabled/);
+      expect(await sge.listJobs({ name: "rsge-itfq-*" })).toEqual([]);
+    } finally {
+      for (const q of NODES) asRoot(["qmod", "-e", `all.q@${q}`]);
+    }
+  });
+});

@@ -1,0 +1,54 @@
+/** Running the CLI as the testbed user, from a copy of the package that user can read. */
+import { execFileSync, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { expect } from "vitest";
+import { asRoot, conf, HOME, USER } from "./testbed.js";
+
+const ROOT = new URL("../../", import.meta.url).pathname;
+const RAY_VENV = conf.RAY_VENV as string;
+const PKG = join(HOME, ".ray-sge-it-pkg");
+
+/** Install the built package where the test user can read it (a checkout may be under a 0700 /root). */
+export function installForUser(): void {
+  if (!existsSync(join(ROOT, "dist/cli/main.js"))) execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT });
+  asRoot(["rm", "-rf", PKG]);
+  mkdirSync(join(PKG, "node_modules"), { recursive: true });
+  for (const p of ["dist", "bin", "package.json"]) cpSync(join(ROOT, p), join(PKG, p), { recursive: true });
+  for (const dep of Object.keys(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dependencies)) {
+    cpSync(join(ROOT, "node_modules", dep), join(PKG, "node_modules", dep), { recursive: true });
+  }
+  asRoot(["chown", "-R", USER, PKG]);
+}
+
+export function cli(args: string[], cwd: string): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync("runuser", ["-u", USER, "--", process.execPath, join(PKG, "bin/ray-sge.js"), ...args], {
+    cwd,
+    encoding: "utf8",
+    timeout: 300_000,
+  });
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+export function writeConfig(dir: string, name: string): string {
+  const text = readFileSync(join(ROOT, "examples/ray-sge-cluster.yaml"), "utf8")
+    .replace("cluster_name: ray-sge-cluster", `cluster_name: ${name}`)
+    .replace("setup_commands:\n", `state_dir: ${dir}/state\nsetup_commands:\n`);
+  // the example activates the testbed's Ray: keep it in step with scripts/testbed.conf
+  expect(text).toContain(`source ${RAY_VENV}/bin/activate`);
+  const file = join(dir, `${name}.yaml`);
+  writeFileSync(file, text);
+  asRoot(["chown", USER, file]);
+  return file;
+}
+
+/** A cluster of 1-slot head and one 1-slot worker with 1G, so several fit on the testbed at once. */
+export function smallConfig(dir: string, name: string): string {
+  const file = writeConfig(dir, name);
+  const text = readFileSync(file, "utf8")
+    .replace(/slots: \d+/g, "slots: 1")
+    .replace(/memory: "\d+G"/g, 'memory: "1G"')
+    .replace("min_workers: 2", "min_workers: 1");
+  writeFileSync(file, text);
+  return file;
+}
