@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
+import { configJsonSchema } from "../../src/config/json-schema.js";
 import { ConfigError, parseConfig } from "../../src/config/load.js";
 import { normaliseConfig } from "../../src/config/normalise.js";
 import { shellWords } from "../../src/config/shell-words.js";
@@ -84,7 +85,7 @@ available_node_types:
     [
       "cluster name missing",
       replace("cluster_name: ray-sge-cluster", ""),
-      "# The cluster config",
+      "# yaml-language-server",
       "cluster_name",
       /required/,
     ],
@@ -152,7 +153,7 @@ available_node_types:
     [
       "head_node missing",
       replace('head_node:\n  # Resources allocated to head node\n  resources:\n    slots: 4\n    memory: "16G"\n', ""),
-      "# The cluster config",
+      "# yaml-language-server",
       "head_node",
       /required/,
     ],
@@ -366,5 +367,22 @@ describe("shellWords", () => {
     expect(() => shellWords("-l a=1; rm -rf ~")).toThrow(/not supported/);
     expect(() => shellWords("-l $(id)")).toThrow(/not supported/);
     expect(() => shellWords("'unclosed")).toThrow(/unclosed/);
+  });
+});
+
+describe("JSON schema for editors", () => {
+  it("is the one generated from the config schema (run `npm run schema` after changing it)", () => {
+    const committed = JSON.parse(
+      readFileSync(new URL("../../schema/ray-sge-config.schema.json", import.meta.url), "utf8"),
+    );
+    expect(committed).toEqual(configJsonSchema());
+  });
+
+  it("describes the guide's fields", () => {
+    const s = configJsonSchema() as { properties: Record<string, unknown>; required: string[] };
+    expect(Object.keys(s.properties)).toEqual(
+      expect.arrayContaining(["cluster_name", "sge", "head_node", "worker_nodes", "available_node_types"]),
+    );
+    expect(s.required).toEqual(expect.arrayContaining(["cluster_name", "head_node"]));
   });
 });
