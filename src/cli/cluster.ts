@@ -1,6 +1,6 @@
 /** `ray-sge up | down | status`: the cluster commands. Text for people on stdout, progress on stderr. */
 import { spawn } from "node:child_process";
-import { copyFile, readFile } from "node:fs/promises";
+import { copyFile, open, readdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
@@ -168,4 +168,145 @@ export async function submitCommand(target: string, command: string[]): Promise<
       resolve(code ?? (signal ? 128 + ({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9 } as Record<string, number>)[signal]! : 1));
     });
   });
+}
+
+/** Log file of a node: head.<job>.out or <type>.<job>.<task>.out in the state dir's logs/. */
+function logFileOf(
+  logDir: string,
+  role: "head" | "worker",
+  type: string,
+  jobId: number,
+  taskId: number | undefined,
+): string {
+  return join(logDir, role === "head" ? `head.${jobId}.out` : `${type}.${jobId}.${taskId ?? 1}.out`);
+}
+
+export async function logsCommand(
+  target: string,
+  opts: { node?: string; follow?: boolean; lines?: string },
+): Promise<void> {
+  const { spec } = await specFrom(target);
+  const manager = new RayClusterManager(spec);
+  const [status, files] = await Promise.all([
+    manager.status(),
+    readdir(manager.state.logDir).catch(() => [] as string[]),
+  ]);
+  let targets: { id: string; file: string }[];
+  if (opts.node) {
+    const n = status.nodes.find((x) => x.instanceId === opts.node || String(x.jobId) === opts.node);
+    const m = /^(\d+)\.(\d+)$/.exec(opts.node);
+    const file = n
+      ? logFileOf(manager.state.logDir, n.role, n.nodeType, n.jobId, n.taskId)
+      : files
+          .map((f) => join(manager.state.logDir, f))
+          .find((f) => m && (f.endsWith(`.${m[1]}.${m[2]}.out`) || (m[2] === "0" && f.endsWith(`head.${m[1]}.out`))));
+    if (!file) throw new UsageError(`no node ${opts.node} in cluster ${spec.name} (see ray-sge status ${spec.name})`);
+    targets = [{ id: opts.node, file }];
+  } else {
+    targets = status.nodes.map((n) => ({
+      id: n.instanceId,
+      file: logFileOf(manager.state.logDir, n.role, n.nodeType, n.jobId, n.taskId),
+    }));
+    if (targets.length === 0) {
+      process.stdout.write(
+        `cluster ${spec.name} has no jobs; earlier logs are in ${manager.state.logDir}:\n${files.map((f) => `  ${f}`).join("\n")}\n`,
+      );
+      return;
+    }
+  }
+  const lines = Number(opts.lines ?? 40);
+  const offsets = new Map<string, number>();
+  for (const t of targets) {
+    const text = await readFile(t.file, "utf8").catch(() => "");
+    offsets.set(t.file, Buffer.byteLength(text));
+    process.stdout.write(
+      `==> ${t.id} (${t.file}) <==\n${text
+        .split("\n")
+        .slice(-lines - 1)
+        .join("\n")}${text.endsWith("\n") || !text ? "" : "\n"}`,
+    );
+  }
+  if (status.head) {
+    process.stdout.write(
+      `Ray's own logs: on ${status.head.host} in ${status.head.temp_dir}/session_latest/logs (the head); each node keeps its own under its job's temp dir\n`,
+    );
+  }
+  if (!opts.follow) return;
+  const ac = new AbortController();
+  process.once("SIGINT", () => ac.abort());
+  while (!ac.signal.aborted) {
+    for (const t of targets) {
+      const size = await stat(t.file)
+        .then((s) => s.size)
+        .catch(() => 0);
+      const from = offsets.get(t.file) ?? 0;
+      if (size > from) {
+        const fh = await open(t.file, "r");
+        const buf = Buffer.alloc(size - from);
+        await fh.read(buf, 0, buf.length, from);
+        await fh.close();
+        offsets.set(t.file, size);
+        process.stdout.write(
+          targets.length > 1 ? buf.toString("utf8").replace(/^(?=.)/gm, `[${t.id}] `) : buf.toString("utf8"),
+        );
+      }
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+export async function listCommand(opts: { json?: boolean }): Promise<void> {
+  const root = defaultStateRoot();
+  const names = (await readdir(root).catch(() => [] as string[])).sort();
+  const rows: { name: string; jobs: number; head?: string; address?: string }[] = [];
+  for (const name of names) {
+    let spec: ClusterSpec;
+    try {
+      spec = (await specFrom(name)).spec;
+    } catch {
+      continue;
+    }
+    const m = new RayClusterManager(spec);
+    const [jobs, head] = await Promise.all([m.jobs(), m.state.readHeadInfo()]);
+    const headRow = jobs.find((j) => head && String(j.id) === head.job_id);
+    const row: (typeof rows)[number] = { name, jobs: jobs.length };
+    if (headRow) row.head = `${headRow.state}${headRow.host ? ` on ${headRow.host}` : ""}`;
+    if (head && headRow?.status === "running") row.address = `${head.ip}:${head.gcs_port}`;
+    rows.push(row);
+  }
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(rows, null, 2)}\n`);
+    return;
+  }
+  if (rows.length === 0) {
+    process.stdout.write(`no clusters in ${root}\n`);
+    return;
+  }
+  for (const r of rows)
+    process.stdout.write(
+      `${r.name.padEnd(20)} ${String(r.jobs).padStart(3)} node(s)  head ${r.head ?? "-"}  ${r.address ?? ""}\n`,
+    );
+}
+
+export async function scaleCommand(
+  target: string,
+  opts: { workers: string; type?: string; force?: boolean; json?: boolean },
+): Promise<void> {
+  const workers = Number(opts.workers);
+  if (!Number.isInteger(workers) || workers < 0)
+    throw new UsageError(`--workers wants a whole number, not ${opts.workers}`);
+  const { spec } = await specFrom(target);
+  const r = await new RayClusterManager(spec, { log: progress }).scale(
+    opts.type,
+    workers,
+    opts.force ? { force: true } : {},
+  );
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(r)}\n`);
+    return;
+  }
+  const now = r.before + (r.added.length ? workers - r.before : 0) - r.removed.length;
+  process.stdout.write(
+    `${r.type} workers: ${r.before} -> ${now}${r.kept.length ? ` (kept ${r.kept.length} busy: ${r.kept.map((k) => k.node).join(", ")}; --force removes them)` : ""}\n`,
+  );
 }

@@ -78,6 +78,32 @@ export function buildProgram(): Command {
     .action(async (target: string, command: string[]) => {
       commandExitCode = await (await cluster()).submitCommand(target, command);
     });
+  program
+    .command("logs")
+    .argument("<cluster>", "cluster name or config file")
+    .description("the Grid Engine output of the cluster's jobs, and where Ray's own logs are")
+    .option("--node <id>", "one node: its instance id from `ray-sge status` (e.g. 108.2) or job id")
+    .option("-f, --follow", "keep printing what is appended")
+    .option("-n, --lines <n>", "lines of each log to print first", "40")
+    .action(async (target: string, opts: { node?: string; follow?: boolean; lines?: string }) =>
+      (await cluster()).logsCommand(target, opts),
+    );
+  program
+    .command("scale")
+    .argument("<cluster>", "cluster name or config file")
+    .requiredOption("--workers <n>", "the number of workers of the type")
+    .option("--type <type>", "the worker type (needed when there are several)")
+    .option("--force", "also remove busy nodes (their tasks are lost)")
+    .option("--json", "print JSON for scripts")
+    .description("grow (array jobs) or shrink (pending first, then idle nodes drained through Ray) a worker type")
+    .action(async (target: string, opts: { workers: string; type?: string; force?: boolean; json?: boolean }) =>
+      (await cluster()).scaleCommand(target, opts),
+    );
+  program
+    .command("list")
+    .description("your clusters: jobs, head state, address")
+    .option("--json", "print JSON for scripts")
+    .action(async (opts: { json?: boolean }) => (await cluster()).listCommand(opts));
   return program;
 }
 

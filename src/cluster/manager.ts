@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
-import { listRayNodes, type RayNode } from "../ray/probe.js";
+import { drainRayNode, listRayNodes, type RayNode } from "../ray/probe.js";
 import { SgeClient } from "../sge/client.js";
 import type { JobEntry } from "../sge/qstat.js";
 import type { JobOptions, ResourceValue, SubmitResult } from "../sge/qsub.js";
@@ -60,6 +60,24 @@ export interface UpResult {
   submitted: SubmitResult[];
   reused: boolean;
   workersAlive: number;
+}
+
+export interface ScaleResult {
+  type: string;
+  before: number;
+  /** Array jobs submitted, "job.first-last". */
+  added: string[];
+  /** Instance ids removed. */
+  removed: string[];
+  /** Nodes that would have been removed but were busy. */
+  kept: { node: string; why: string }[];
+}
+
+/** Which nodes to remove first: those that do nothing for Ray yet, then the newest. */
+function rank(n: NodeStatus): number {
+  if (n.sgeStatus !== "running") return 0;
+  if (n.ray !== "ALIVE") return 1;
+  return 2 - (n.taskId ?? 0) / 1e6;
 }
 
 export class ClusterError extends Error {
@@ -426,6 +444,71 @@ export class RayClusterManager {
     if (head) status.head = head;
     if (rayError) status.rayError = rayError;
     return status;
+  }
+
+  // ----------------------------------------------------------------------------------- scale
+
+  /**
+   * Set the number of workers of a type. Grows with one array job. Shrinks pending tasks first, then
+   * idle nodes: DrainNode(IDLE_TERMINATION) through the GCS, and qdel of that task only if the drain
+   * was accepted; a busy node (drain refused) is kept unless `force`.
+   */
+  async scale(typeName: string | undefined, workers: number, opts: { force?: boolean } = {}): Promise<ScaleResult> {
+    const types = this.spec.workerTypes;
+    const type =
+      typeName === undefined ? (types.length === 1 ? types[0] : undefined) : types.find((t) => t.name === typeName);
+    if (!type) {
+      throw new ClusterError(
+        typeName === undefined
+          ? `the cluster has several worker types (${types.map((t) => t.name).join(", ")}): say which with --type`
+          : `no worker type "${typeName}" (types: ${types.map((t) => t.name).join(", ")})`,
+      );
+    }
+    if (workers < type.minWorkers || workers > type.maxWorkers) {
+      throw new ClusterError(
+        `${type.name} workers must stay within min_workers ${type.minWorkers} and max_workers ${type.maxWorkers}, not ${workers}`,
+      );
+    }
+    const status = await this.status();
+    const mine = status.nodes.filter(
+      (n) => n.role === "worker" && n.nodeType === type.name && !["deleting", "error"].includes(n.sgeStatus),
+    );
+    const result: ScaleResult = { type: type.name, before: mine.length, added: [], removed: [], kept: [] };
+    if (workers > mine.length) {
+      const r = await this.addWorkers(type.name, workers - mine.length);
+      result.added.push(`${r.jobId}.${r.tasks?.first ?? 1}-${r.tasks?.last ?? 1}`);
+      this.log(`${workers - mine.length} worker(s) of type ${type.name} submitted as array job ${r.jobId}`);
+      return result;
+    }
+    let excess = mine.length - workers;
+    const order = [...mine].sort((a, b) => rank(a) - rank(b));
+    const head = status.head;
+    for (const n of order) {
+      if (excess === 0) break;
+      if (n.sgeStatus === "running" && n.ray === "ALIVE" && head) {
+        const node = (await this.rayNodes(head)).find((r) => r.instanceId === n.instanceId);
+        const drain = node
+          ? await drainRayNode(this.sge.runner, {
+              python: head.ray_python ?? "python3",
+              address: `${head.ip}:${head.gcs_port}`,
+              tokenPath: this.state.tokenPath,
+              nodeId: node.nodeId,
+              reason: "IDLE_TERMINATION",
+              message: `ray-sge scale ${this.spec.name} --workers ${workers}`,
+            })
+          : { accepted: true, message: "" };
+        if (!drain.accepted && !opts.force) {
+          result.kept.push({ node: n.instanceId, why: `busy (drain refused: ${drain.message || "node not idle"})` });
+          this.log(`keeping ${n.instanceId} on ${n.host}: busy (use --force to remove it anyway)`);
+          continue;
+        }
+      }
+      await this.sge.deleteJobs([`${n.jobId}.${n.taskId ?? 1}`]);
+      result.removed.push(n.instanceId);
+      this.log(`removed ${n.instanceId}${n.host ? ` on ${n.host}` : ""} (${n.sgeState}, Ray ${n.ray})`);
+      excess--;
+    }
+    return result;
   }
 
   // -------------------------------------------------------------------------------- shutdown

@@ -48,3 +48,38 @@ export async function listRayNodes(
   }
   return JSON.parse(r.stdout) as RayNode[];
 }
+
+const DRAIN = `
+import json, sys
+from ray._raylet import GcsClient
+from ray.core.generated.autoscaler_pb2 import DrainNodeReason
+ok, msg = GcsClient(address=sys.argv[1]).drain_node(
+  node_id=sys.argv[2], reason=DrainNodeReason.Value(sys.argv[3]), reason_message=sys.argv[4], deadline_timestamp_ms=0)
+print(json.dumps({"accepted": bool(ok), "message": msg}))
+`;
+
+/**
+ * Ask the GCS to drain a node. IDLE_TERMINATION is refused for a node that runs tasks (measured),
+ * which is what makes it safe to qdel a node's job after an accepted drain.
+ */
+export async function drainRayNode(
+  runner: CommandRunner,
+  opts: {
+    python: string;
+    address: string;
+    tokenPath: string;
+    nodeId: string;
+    reason: "IDLE_TERMINATION" | "PREEMPTION";
+    message: string;
+  },
+): Promise<{ accepted: boolean; message: string }> {
+  const env = { ...process.env, RAY_AUTH_MODE: "token", RAY_AUTH_TOKEN_PATH: opts.tokenPath };
+  const reason = `DRAIN_NODE_REASON_${opts.reason}`;
+  const r = await runner.run([opts.python, "-c", DRAIN, opts.address, opts.nodeId, reason, opts.message], {
+    env,
+    timeoutMs: 30_000,
+  });
+  if (r.exitCode !== 0)
+    throw new RayProbeError(`drain of node ${opts.nodeId} failed: ${r.stderr.trim().split("\n").at(-1) ?? ""}`);
+  return JSON.parse(r.stdout) as { accepted: boolean; message: string };
+}
