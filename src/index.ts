@@ -10,3 +10,14 @@ export * from "./sge/index.js";
 export { VERSION } from "./version.js";
 
 export const sge: SgeClient = new SgeClient();
+export {
+  ClusterError,
+  type ClusterStatus,
+  type NodeStatus,
+  RayClusterManager,
+  type ScaleResult,
+  type UpResult,
+} from "./cluster/manager.js";
+export type { HeadInfo } from "./cluster/state.js";
+export * from "./config/index.js";
+export type { RayNode } from "./ray/probe.js";

@@ -4,8 +4,8 @@ import { copyFile, open, readdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
-import { ConfigError, loadConfigFile } from "../config/load.js";
-import { type ClusterSpec, normaliseConfig } from "../config/normalise.js";
+import { loadClusterSpec } from "../config/index.js";
+import type { ClusterSpec } from "../config/normalise.js";
 import { shellQuote } from "../sge/qsub.js";
 
 export class UsageError extends Error {
@@ -29,14 +29,8 @@ async function specFrom(target: string): Promise<{ spec: ClusterSpec; file: stri
       throw new UsageError(`no cluster named "${target}" here (no ${file}); give the config file instead`);
     }
   }
-  const raw = await loadConfigFile(file);
-  try {
-    const { spec, warnings } = normaliseConfig(raw);
-    return { spec, file, warnings };
-  } catch (e) {
-    if (e instanceof ConfigError) throw e;
-    throw new ConfigError([{ file, line: 1, col: 1, path: "", message: (e as Error).message }]);
-  }
+  const { spec, warnings } = await loadClusterSpec(file);
+  return { spec, file, warnings };
 }
 
 export async function upCommand(config: string, opts: { json?: boolean; timeout?: string }): Promise<void> {
