@@ -24,9 +24,20 @@ export async function setup(): Promise<void> {
 }
 
 export async function teardown(): Promise<void> {
-  const left = run(["qstat", "-u", `${USER},${OTHER_USER}`]).out.trim();
-  if (left) {
-    run(["qdel", "-f", "-u", `${USER},${OTHER_USER}`]);
-    throw new Error(`integration tests left jobs behind (now deleted):\n${left}`);
+  const users = `${USER},${OTHER_USER}`;
+  const left = run(["qstat", "-u", users]).out.trim();
+  if (left) run(["qdel", "-f", "-u", users]);
+  // Ray processes of the test users (jobs' ones die with their jobs; give them a moment)
+  let ray = "";
+  for (let i = 0; i < 20; i++) {
+    ray = run(["pgrep", "-a", "-u", users, "-f", "raylet|gcs_server|ray start|default_worker"]).out.trim();
+    if (!ray) break;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  if (ray) run(["pkill", "-KILL", "-u", users, "-f", "raylet|gcs_server|ray start|default_worker"]);
+  if (left || ray) {
+    throw new Error(
+      `integration tests left things behind (now removed):${left ? `\njobs:\n${left}` : ""}${ray ? `\nRay processes:\n${ray}` : ""}`,
+    );
   }
 }
