@@ -304,3 +304,39 @@ export async function scaleCommand(
     `${r.type} workers: ${r.before} -> ${now}${r.kept.length ? ` (kept ${r.kept.length} busy: ${r.kept.map((k) => k.node).join(", ")}; --force removes them)` : ""}\n`,
   );
 }
+
+export async function doctorCommand(
+  config: string | undefined,
+  opts: { json?: boolean; probes?: boolean },
+): Promise<number> {
+  const { SgeClient } = await import("../sge/client.js");
+  const { checkCluster, probeNetwork, probeRay } = await import("../cluster/doctor.js");
+  const sge = new SgeClient();
+  const spec = config ? (await specFrom(config)).spec : undefined;
+  const [queues, pes, complexes, hosts] = await Promise.all([
+    sge.queues(),
+    sge.parallelEnvironments(),
+    sge.complexes(),
+    sge.hosts(),
+  ]);
+  const checks = checkCluster({ queues, pes, complexes, hosts }, spec);
+  if (spec && opts.probes !== false) {
+    const manager = new RayClusterManager(spec);
+    await manager.state.ensure();
+    progress("probing: a job checks Ray on an execution host, two jobs check the network between hosts");
+    const [ray, net] = await Promise.all([
+      probeRay(sge, spec, manager.state.logDir),
+      probeNetwork(sge, spec, manager.state.logDir, hosts),
+    ]);
+    checks.push(ray, net);
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+  else {
+    const mark = { ok: "ok  ", warn: "WARN", fail: "FAIL" } as const;
+    for (const c of checks) {
+      process.stdout.write(`${mark[c.status]} ${c.name}: ${c.detail}\n`);
+      if (c.fix) process.stdout.write(`     fix: ${c.fix}\n`);
+    }
+  }
+  return checks.some((c) => c.status === "fail") ? 1 : 0;
+}

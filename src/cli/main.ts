@@ -100,6 +100,18 @@ export function buildProgram(): Command {
       (await cluster()).scaleCommand(target, opts),
     );
   program
+    .command("doctor")
+    .argument(
+      "[config]",
+      "a cluster config: also check its queue, PE, complexes, memory, and probe Ray and the network with jobs",
+    )
+    .description("the guide's troubleshooting as checks, each with a fix; exit 1 if any check fails")
+    .option("--no-probes", "skip the probe jobs")
+    .option("--json", "print JSON for scripts")
+    .action(async (config: string | undefined, opts: { json?: boolean; probes?: boolean }) => {
+      commandExitCode = await (await cluster()).doctorCommand(config, opts);
+    });
+  program
     .command("list")
     .description("your clusters: jobs, head state, address")
     .option("--json", "print JSON for scripts")

@@ -52,7 +52,7 @@ describe("ray-sge up / status / down", () => {
 ray.init(address="auto")
 @ray.remote
 def compute_task(x):
-    import time; time.sleep(0.02)
+    import time; time.sleep(0.25)  # long enough to fill the head's 4 CPUs, so Ray spills over to workers
     return x * x, socket.gethostname()
 results = ray.get([compute_task.remote(i) for i in range(100)])
 print("Results:", [r for r, _ in results] == [i * i for i in range(100)])

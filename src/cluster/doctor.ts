@@ -1,0 +1,244 @@
+/**
+ * `ray-sge doctor`: the user guide's troubleshooting section as checks, each with a fix. The checks
+ * over Grid Engine's state are pure (`checkCluster`); the probes run real jobs (`probeRay`,
+ * `probeNetwork`).
+ */
+import { join } from "node:path";
+import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
+import type { Queue, SgeClient } from "../sge/client.js";
+import type { Complex, ParallelEnvironment } from "../sge/qconf.js";
+import type { ExecHost } from "../sge/qhost.js";
+import { shellQuote } from "../sge/qsub.js";
+
+export type CheckStatus = "ok" | "warn" | "fail";
+
+export interface Check {
+  name: string;
+  status: CheckStatus;
+  detail: string;
+  /** What to do about it, when not ok. */
+  fix?: string;
+}
+
+export interface ClusterFacts {
+  queues: Queue[];
+  pes: ParallelEnvironment[];
+  complexes: Complex[];
+  hosts: ExecHost[];
+}
+
+const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)}G`;
+
+/** Pure: what is wrong with the Grid Engine cluster, for this config (or in general without one). */
+export function checkCluster(facts: ClusterFacts, spec?: ClusterSpec): Check[] {
+  const checks: Check[] = [{ name: "qmaster", status: "ok", detail: "answers" }];
+  const types: NodeTypeSpec[] = spec ? [spec.head, ...spec.workerTypes] : [];
+  const wanted = new Set(types.map((t) => t.sge.queue).filter((q): q is string => !!q && !q.includes("@")));
+  const queues = wanted.size > 0 ? facts.queues.filter((q) => wanted.has(q.name)) : facts.queues;
+  for (const name of wanted) {
+    if (!facts.queues.some((q) => q.name === name)) {
+      checks.push({
+        name: `queue ${name}`,
+        status: "fail",
+        detail: "does not exist",
+        fix: `pick one of: ${facts.queues.map((q) => q.name).join(", ")} (qconf -sql)`,
+      });
+    }
+  }
+  for (const q of queues) {
+    const bad = q.instances.filter((i) => !i.usable || i.state.includes("a"));
+    const usable = q.instances.filter((i) => i.usable).length;
+    if (bad.length === 0) {
+      checks.push({ name: `queue ${q.name}`, status: "ok", detail: `${q.instances.length} instance(s), all usable` });
+      continue;
+    }
+    const fixes = new Set<string>();
+    for (const i of bad) {
+      if (i.state.includes("E"))
+        fixes.add(
+          `clear the error state after fixing its cause: qmod -c ${i.name} (qstat -explain E -q ${i.name} says why)`,
+        );
+      if (i.state.includes("d")) fixes.add(`enable it: qmod -e ${i.name}`);
+      if (i.state.includes("u")) fixes.add(`the execd on ${i.host} is not reporting: start sge_execd there`);
+      if (i.state.includes("a")) fixes.add(`${i.name} is over a load threshold (qconf -sq ${q.name}: load_thresholds)`);
+    }
+    checks.push({
+      name: `queue ${q.name}`,
+      status: usable === 0 ? "fail" : "warn",
+      detail: `${usable}/${q.instances.length} usable; ${bad.map((i) => `${i.name}: ${i.problems.join(", ")}`).join("; ")}`,
+      fix: [...fixes].join("; "),
+    });
+  }
+  for (const pe of new Set(types.map((t) => t.sge.parallelEnvironment))) {
+    const found = facts.pes.find((p) => p.name === pe);
+    checks.push(
+      found
+        ? { name: `parallel environment ${pe}`, status: "ok", detail: `${found.allocationRule}, ${found.slots} slots` }
+        : {
+            name: `parallel environment ${pe}`,
+            status: "fail",
+            detail: "does not exist",
+            fix: `use one of: ${facts.pes.map((p) => p.name).join(", ") || "none (ask your admin for one with allocation_rule $pe_slots)"}`,
+          },
+    );
+  }
+  if (spec) {
+    for (const [what, cx, needed] of [
+      ["memory", spec.memoryComplex, types.some((t) => t.memoryBytes !== undefined)],
+      ["GPU", spec.gpuComplex, types.some((t) => t.gpus > 0)],
+    ] as const) {
+      if (!needed) continue;
+      const c = facts.complexes.find((x) => x.name === cx);
+      checks.push(
+        c
+          ? {
+              name: `${what} complex ${cx}`,
+              status: "ok",
+              detail: `${c.type}, consumable ${c.consumable}${c.consumable === "YES" ? " (requested per slot)" : ""}`,
+            }
+          : {
+              name: `${what} complex ${cx}`,
+              status: "fail",
+              detail: "does not exist (qconf -sc)",
+              fix: `set sge.${what === "GPU" ? "gpu" : "memory"}_complex to the complex your site uses`,
+            },
+      );
+    }
+  }
+  const reporting = facts.hosts.filter((h) => h.reporting);
+  checks.push(
+    reporting.length === facts.hosts.length
+      ? { name: "execution hosts", status: "ok", detail: `${facts.hosts.length} reporting` }
+      : {
+          name: "execution hosts",
+          status: reporting.length === 0 ? "fail" : "warn",
+          detail: `${facts.hosts.length - reporting.length} of ${facts.hosts.length} not reporting: ${facts.hosts
+            .filter((h) => !h.reporting)
+            .map((h) => h.name)
+            .join(", ")}`,
+          fix: "start sge_execd on them (qhost shows '-' for hosts whose execd is down)",
+        },
+  );
+  const largest = Math.max(0, ...facts.hosts.map((h) => h.memTotalBytes ?? 0));
+  for (const t of types) {
+    if (t.memoryBytes === undefined) continue;
+    checks.push(
+      t.memoryBytes <= largest
+        ? {
+            name: `memory for ${t.name}`,
+            status: "ok",
+            detail: `${gib(t.memoryBytes)} asked, largest host has ${gib(largest)}`,
+          }
+        : {
+            name: `memory for ${t.name}`,
+            status: "fail",
+            detail: `${gib(t.memoryBytes)} asked, largest host has ${gib(largest)}`,
+            fix: `lower ${t.role === "head" ? "head_node" : t.name}.resources.memory`,
+          },
+    );
+  }
+  return checks;
+}
+
+async function runProbeJob(
+  sge: SgeClient,
+  name: string,
+  script: string,
+  dir: string,
+  opts: { queue?: string; extra?: Partial<Parameters<SgeClient["submit"]>[0]>; timeoutMs?: number },
+): Promise<{ jobId: number; output: string; exitStatus?: number; host?: string }> {
+  const out = join(dir, `${name}.$JOB_ID.out`);
+  const { jobId } = await sge.submit({
+    name,
+    scriptText: script,
+    shell: "/bin/bash",
+    cwd: dir,
+    stdoutPath: out,
+    joinOutput: true,
+    ...(opts.queue ? { queue: opts.queue } : {}),
+    ...(opts.extra ?? {}),
+  });
+  const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
+  const since = Date.now() - 1000;
+  try {
+    while (Date.now() < deadline) {
+      if ((await sge.listJobs({ jobIds: [jobId] })).length === 0) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } finally {
+    await sge.deleteJobs([jobId]).catch(() => undefined);
+  }
+  const { readFile } = await import("node:fs/promises");
+  const output = await readFile(out.replace("$JOB_ID", String(jobId)), "utf8").catch(() => "");
+  const acct = await sge.accounting(jobId, { since, name }).catch(() => []);
+  const r: { jobId: number; output: string; exitStatus?: number; host?: string } = { jobId, output };
+  if (acct[0]) {
+    r.exitStatus = acct[0].exitStatus;
+    r.host = acct[0].host;
+  }
+  return r;
+}
+
+/** A job runs the worker's setup commands and `ray --version`: is Ray there on an execution host? */
+export async function probeRay(sge: SgeClient, spec: ClusterSpec, dir: string): Promise<Check> {
+  const type = spec.workerTypes[0] ?? spec.head;
+  const script = `${type.setupCommands.join("\n")}\n${shellQuote(spec.rayExecutable)} --version\n`;
+  const r = await runProbeJob(
+    sge,
+    `rsge-${spec.name}-probe-ray`,
+    script,
+    dir,
+    type.sge.queue ? { queue: type.sge.queue } : {},
+  );
+  const version = /ray, version (\S+)/.exec(r.output)?.[1];
+  return version
+    ? { name: "Ray on an execution host", status: "ok", detail: `ray ${version} on ${r.host ?? "?"} (job ${r.jobId})` }
+    : {
+        name: "Ray on an execution host",
+        status: "fail",
+        detail: `the probe job ${r.jobId}${r.host ? ` on ${r.host}` : ""} could not run ${spec.rayExecutable}: ${r.output.trim().split("\n").slice(-2).join(" | ") || "no output"}`,
+        fix: "install Ray on the execution hosts, or activate its environment in setup_commands, or set ray.ray_executable",
+      };
+}
+
+/** A listener job on one host, a connecting job on another: can workers reach a port on the head's host? */
+export async function probeNetwork(sge: SgeClient, spec: ClusterSpec, dir: string, hosts: ExecHost[]): Promise<Check> {
+  const usable = hosts.filter((h) => h.reporting).map((h) => h.name);
+  if (usable.length < 2)
+    return { name: "network between hosts", status: "warn", detail: "fewer than 2 execution hosts report: not probed" };
+  const [a, b] = usable as [string, string];
+  const queue = spec.head.sge.queue ?? "all.q";
+  const port = join(dir, "probe-port");
+  const py = `PY=$(sed -n '1s/^#![[:space:]]*//p' "$(command -v ${shellQuote(spec.rayExecutable)})" | cut -d' ' -f1); [ -x "$PY" ] || PY=python3`;
+  const setup = spec.head.setupCommands.join("\n");
+  const listener = `${setup}\n${py}\n"$PY" - ${shellQuote(port)} <<'EOF'
+import socket, sys, os
+s = socket.socket(); s.bind(("", 0)); s.listen(1); s.settimeout(90)
+ip = socket.gethostbyname(socket.gethostname())
+open(sys.argv[1] + ".tmp", "w").write("%s %d" % (ip, s.getsockname()[1])); os.replace(sys.argv[1] + ".tmp", sys.argv[1])
+c, _ = s.accept(); c.sendall(b"ray-sge"); c.close(); print("accepted")
+EOF
+`;
+  const client = `${setup}\n${py}\nfor i in $(seq 90); do [ -s ${shellQuote(port)} ] && break; sleep 1; done
+"$PY" - ${shellQuote(port)} <<'EOF'
+import socket, sys
+ip, port = open(sys.argv[1]).read().split()
+print(socket.create_connection((ip, int(port)), 10).recv(16).decode(), "from", ip, port)
+EOF
+`;
+  const { rm } = await import("node:fs/promises");
+  await rm(port, { force: true });
+  const [l, c] = await Promise.all([
+    runProbeJob(sge, `rsge-${spec.name}-probe-listen`, listener, dir, { queue: `${queue}@${a}` }),
+    runProbeJob(sge, `rsge-${spec.name}-probe-connect`, client, dir, { queue: `${queue}@${b}` }),
+  ]);
+  await rm(port, { force: true });
+  return /ray-sge from/.test(c.output) && /accepted/.test(l.output)
+    ? { name: "network between hosts", status: "ok", detail: `a job on ${b} reached a free port of a job on ${a}` }
+    : {
+        name: "network between hosts",
+        status: "fail",
+        detail: `a job on ${b} could not reach a port on ${a}: ${c.output.trim().split("\n").at(-1) ?? "no output"}`,
+        fix: "Ray needs TCP between execution hosts on any port (GCS, raylet, object manager): open them between the hosts",
+      };
+}

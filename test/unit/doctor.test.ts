@@ -1,0 +1,46 @@
+import { readFileSync } from "node:fs";
+import { Readable } from "node:stream";
+import { describe, expect, it } from "vitest";
+import { checkCluster, type ClusterFacts } from "../../src/cluster/doctor.js";
+import { parseConfig } from "../../src/config/load.js";
+import { normaliseConfig } from "../../src/config/normalise.js";
+import { parseComplexes, parseParallelEnvironment, parseQueueInstances } from "../../src/sge/qconf.js";
+import { parseHosts } from "../../src/sge/qhost.js";
+import { fixture } from "../support/fixtures.js";
+
+const EXAMPLE = readFileSync(new URL("../../examples/ray-sge-cluster.yaml", import.meta.url), "utf8");
+const spec = (text = EXAMPLE) => normaliseConfig(parseConfig(text, "c.yaml"), { home: "/h" }).spec;
+
+async function facts(qstatF: string): Promise<ClusterFacts> {
+  return {
+    queues: [{ name: "all.q", instances: await parseQueueInstances(Readable.from([fixture(qstatF)])) }],
+    pes: [parseParallelEnvironment(fixture("qconf-sp-smp.txt")), parseParallelEnvironment(fixture("qconf-sp-mpi.txt"))],
+    complexes: parseComplexes(fixture("qconf-sc.txt")),
+    hosts: parseHosts(fixture("qhost.xml")),
+  };
+}
+
+describe("checkCluster", () => {
+  it("passes the testbed as recorded, for the guide's config", async () => {
+    const checks = checkCluster(await facts("qstat-f.xml"), spec());
+    expect(checks.filter((c) => c.status !== "ok")).toEqual([]);
+    expect(checks.map((c) => c.name)).toEqual(
+      expect.arrayContaining(["queue all.q", "parallel environment smp", "memory complex mem_free", "memory for head", "memory for worker"]),
+    );
+  });
+
+  it("says which instance is disabled and how to enable it", async () => {
+    const q = checkCluster(await facts("qstat-f-disabled.xml"), spec()).find((c) => c.name === "queue all.q");
+    expect(q).toMatchObject({ status: "warn", detail: expect.stringMatching(/2\/3 usable; all\.q@node3: disabled/), fix: "enable it: qmod -e all.q@node3" });
+  });
+
+  it("fails a missing queue, PE, memory complex and too much memory, each with a fix", async () => {
+    const text = EXAMPLE.replace("queue: all.q", "queue: gpu.q")
+      .replace("parallel_environment: smp", "parallel_environment: openmp\n  memory_complex: h_vmem_x")
+      .replace('memory: "16G"', 'memory: "64G"');
+    const bad = checkCluster(await facts("qstat-f.xml"), spec(text)).filter((c) => c.status === "fail");
+    expect(bad.map((c) => c.name)).toEqual(["queue gpu.q", "parallel environment openmp", "memory complex h_vmem_x", "memory for head"]);
+    expect(bad.every((c) => c.fix)).toBe(true);
+    expect(bad[0]?.fix).toBe("pick one of: all.q (qconf -sql)");
+  });
+});
