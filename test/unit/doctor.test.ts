@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { checkCluster, type ClusterFacts } from "../../src/cluster/doctor.js";
+import { type ClusterFacts, checkCluster } from "../../src/cluster/doctor.js";
 import { parseConfig } from "../../src/config/load.js";
 import { normaliseConfig } from "../../src/config/normalise.js";
 import { parseComplexes, parseParallelEnvironment, parseQueueInstances } from "../../src/sge/qconf.js";
@@ -25,13 +25,23 @@ describe("checkCluster", () => {
     const checks = checkCluster(await facts("qstat-f.xml"), spec());
     expect(checks.filter((c) => c.status !== "ok")).toEqual([]);
     expect(checks.map((c) => c.name)).toEqual(
-      expect.arrayContaining(["queue all.q", "parallel environment smp", "memory complex mem_free", "memory for head", "memory for worker"]),
+      expect.arrayContaining([
+        "queue all.q",
+        "parallel environment smp",
+        "memory complex mem_free",
+        "memory for head",
+        "memory for worker",
+      ]),
     );
   });
 
   it("says which instance is disabled and how to enable it", async () => {
     const q = checkCluster(await facts("qstat-f-disabled.xml"), spec()).find((c) => c.name === "queue all.q");
-    expect(q).toMatchObject({ status: "warn", detail: expect.stringMatching(/2\/3 usable; all\.q@node3: disabled/), fix: "enable it: qmod -e all.q@node3" });
+    expect(q).toMatchObject({
+      status: "warn",
+      detail: expect.stringMatching(/2\/3 usable; all\.q@node3: disabled/),
+      fix: "enable it: qmod -e all.q@node3",
+    });
   });
 
   it("fails a missing queue, PE, memory complex and too much memory, each with a fix", async () => {
@@ -39,7 +49,12 @@ describe("checkCluster", () => {
       .replace("parallel_environment: smp", "parallel_environment: openmp\n  memory_complex: h_vmem_x")
       .replace('memory: "16G"', 'memory: "64G"');
     const bad = checkCluster(await facts("qstat-f.xml"), spec(text)).filter((c) => c.status === "fail");
-    expect(bad.map((c) => c.name)).toEqual(["queue gpu.q", "parallel environment openmp", "memory complex h_vmem_x", "memory for head"]);
+    expect(bad.map((c) => c.name)).toEqual([
+      "queue gpu.q",
+      "parallel environment openmp",
+      "memory complex h_vmem_x",
+      "memory for head",
+    ]);
     expect(bad.every((c) => c.fix)).toBe(true);
     expect(bad[0]?.fix).toBe("pick one of: all.q (qconf -sql)");
   });
