@@ -1,6 +1,6 @@
 /** `ray-sge up | down | status`: the cluster commands. Text for people on stdout, progress on stderr. */
 import { spawn } from "node:child_process";
-import { copyFile, open, readdir, readFile, stat } from "node:fs/promises";
+import { copyFile, mkdir, open, readdir, readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
@@ -42,7 +42,12 @@ export async function upCommand(config: string, opts: { json?: boolean; timeout?
   process.once("SIGINT", onInt);
   try {
     const r = await manager.up({ timeoutMs: Number(opts.timeout ?? 600) * 1000, signal: ac.signal });
-    await copyFile(file, join(spec.stateDir, "config.yaml")).catch(() => undefined);
+    // the config is kept with the state, and under the default root too, so that `ray-sge status NAME`
+    // finds the cluster whatever its state_dir
+    for (const dir of new Set([spec.stateDir, join(defaultStateRoot(), spec.name)])) {
+      await mkdir(dir, { recursive: true, mode: 0o700 });
+      await copyFile(file, join(dir, "config.yaml"));
+    }
     if (opts.json) {
       process.stdout.write(
         `${JSON.stringify({ cluster: spec.name, ...r, tokenPath: manager.state.tokenPath }, null, 2)}\n`,
@@ -114,10 +119,30 @@ export function renderStatus(s: ClusterStatus): string {
   return `${lines.join("\n")}\n`;
 }
 
-export async function statusCommand(target: string, opts: { json?: boolean }): Promise<void> {
+export async function statusCommand(target: string, opts: { json?: boolean; watch?: string | boolean }): Promise<void> {
   const { spec } = await specFrom(target);
-  const s = await new RayClusterManager(spec).status();
-  process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
+  const manager = new RayClusterManager(spec);
+  if (!opts.watch) {
+    const s = await manager.status();
+    process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
+    return;
+  }
+  const every = typeof opts.watch === "string" ? Number(opts.watch) : 2;
+  if (!(every > 0)) throw new UsageError(`--watch wants seconds, not ${opts.watch}`);
+  let stop = false;
+  process.once("SIGINT", () => {
+    stop = true;
+  });
+  while (!stop) {
+    const s = await manager.status();
+    // JSON: one document per line; text: redraw the screen
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify(s)}\n`
+        : `\x1b[H\x1b[2J${new Date().toLocaleTimeString()}  (every ${every} s, Ctrl-C ends)\n${renderStatus(s)}`,
+    );
+    for (let waited = 0; waited < every * 1000 && !stop; waited += 100) await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** Address and token of a running cluster, or a UsageError saying how to start it. */

@@ -60,8 +60,11 @@ export function buildProgram(): Command {
     .command("status")
     .argument("<cluster>", "cluster name or config file")
     .description("each node's Grid Engine state, host and Ray state")
-    .option("--json", "print JSON for scripts")
-    .action(async (target: string, opts: { json?: boolean }) => (await cluster()).statusCommand(target, opts));
+    .option("--json", "print JSON for scripts (with --watch: one document per line)")
+    .option("-w, --watch [seconds]", "refresh until Ctrl-C (default every 2 s)")
+    .action(async (target: string, opts: { json?: boolean; watch?: string | boolean }) =>
+      (await cluster()).statusCommand(target, opts),
+    );
   program
     .command("env")
     .argument("<cluster>", "cluster name or config file")

@@ -343,6 +343,11 @@ export class RayClusterManager {
         const why = await this.whyJobEnded(headJob);
         throw new ClusterError(`the head job ${headJob} ended before Ray came up${why}`);
       }
+      if (row.status === "running" && row.startedAtMs !== undefined && Date.now() - row.startedAtMs > 120_000) {
+        throw new ClusterError(
+          `the head job ${headJob} has run for ${Math.round((Date.now() - row.startedAtMs) / 1000)} s without publishing ${this.state.headInfoPath} (state directory lost or not shared with ${row.host}?): \`ray-sge down ${this.spec.name}\`, then up again`,
+        );
+      }
       let say = `head job ${headJob}: ${row.state}${row.host ? ` on ${row.host}` : ""}`;
       if (row.status === "pending" && Date.now() - lastDetail > 5000) {
         lastDetail = Date.now();

@@ -1,0 +1,113 @@
+// Launcher benchmarks on the testbed (as its user, real Grid Engine and Ray), in the same run:
+//  - `ray-sge up` (head + 2 workers, 1 slot each, 3 hosts) until the workers registered, against
+//    bench/baseline-up.sh (head, wait, then workers: the sequence the guide suggests);
+//  - `ray-sge status` against raw `qstat -xml` + `ray status` on the same live cluster.
+import { spawnSync } from "node:child_process";
+import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+const root = join(new URL(".", import.meta.url).pathname, "..");
+const conf = Object.fromEntries(
+  readFileSync(join(root, "scripts/testbed.conf"), "utf8")
+    .split("\n")
+    .filter((l) => /^[A-Z_]+=/.test(l))
+    .map((l) => l.split("=")),
+);
+const USER = conf.TESTBED_USER;
+const HOME = conf.TESTBED_HOME;
+const VENV = conf.RAY_VENV;
+const TRIALS = Number(process.env.BENCH_LAUNCH_TRIALS ?? 3);
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+
+function asUser(argv, opts = {}) {
+  const t = performance.now();
+  const r = spawnSync("runuser", ["-u", USER, "--", ...argv], {
+    encoding: "utf8",
+    cwd: HOME,
+    timeout: 300_000,
+    ...opts,
+  });
+  if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return { ms: performance.now() - t, out: r.stdout };
+}
+
+export function launcherBench() {
+  if (spawnSync(join(root, "scripts/testbed"), ["status"]).status !== 0) {
+    console.log("\n## launcher: skipped (the testbed is not up: scripts/testbed up)");
+    return true;
+  }
+  // the CLI and config where the user can read them
+  const pkg = join(HOME, ".ray-sge-bench-pkg");
+  rmSync(pkg, { recursive: true, force: true });
+  mkdirSync(join(pkg, "node_modules"), { recursive: true });
+  for (const p of ["dist", "bin", "package.json"]) cpSync(join(root, p), join(pkg, p), { recursive: true });
+  for (const d of Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).dependencies)) {
+    cpSync(join(root, "node_modules", d), join(pkg, "node_modules", d), { recursive: true });
+  }
+  const work = join(HOME, ".ray-sge-bench");
+  // a run that was interrupted may have left its cluster and baseline jobs: remove them first
+  spawnSync(
+    "runuser",
+    ["-u", USER, "--", process.execPath, join(pkg, "bin/ray-sge.js"), "down", join(work, "bench.yaml")],
+    { cwd: HOME },
+  );
+  spawnSync("runuser", ["-u", USER, "--", "qdel", "bl-head", "bl-worker"], { cwd: HOME });
+  rmSync(work, { recursive: true, force: true });
+  mkdirSync(work, { recursive: true });
+  const config = join(work, "bench.yaml");
+  writeFileSync(
+    config,
+    readFileSync(join(root, "examples/ray-sge-cluster.yaml"), "utf8")
+      .replace("cluster_name: ray-sge-cluster", "cluster_name: rsgebench")
+      .replace("setup_commands:\n", `state_dir: ${work}/state\nsetup_commands:\n`)
+      .replace(/slots: \d+/g, "slots: 1")
+      .replace(/memory: "\d+G"/g, 'memory: "1G"'),
+  );
+  cpSync(join(root, "bench/baseline-up.sh"), join(work, "baseline-up.sh"));
+  spawnSync("chown", ["-R", USER, pkg, work]);
+  const cli = (...args) => asUser([process.execPath, join(pkg, "bin/ray-sge.js"), ...args]);
+
+  const ours = [];
+  const base = [];
+  const statusOurs = [];
+  const statusRaw = [];
+  for (let i = 0; i < TRIALS; i++) {
+    const up = cli("up", config, "--json");
+    ours.push(up.ms);
+    const { address, tokenPath } = JSON.parse(up.out);
+    for (let k = 0; k < 5; k++) {
+      statusOurs.push(cli("status", "rsgebench").ms);
+      const q = asUser(["qstat", "-xml"]).ms;
+      const r = asUser([
+        "env",
+        "RAY_AUTH_MODE=token",
+        `RAY_AUTH_TOKEN_PATH=${tokenPath}`,
+        `${VENV}/bin/ray`,
+        "status",
+        "--address",
+        address,
+      ]).ms;
+      statusRaw.push(q + r);
+    }
+    cli("down", "rsgebench");
+    const bl = asUser([join(work, "baseline-up.sh"), join(work, `bl${i}`), VENV]);
+    base.push(bl.ms);
+    const [h, w] = bl.out.trim().split(" ");
+    asUser(["qdel", h, w]);
+    spawnSync("sleep", ["3"]);
+  }
+  const o = median(ours);
+  const b = median(base);
+  console.log(`\n## launcher on the testbed (head + 2 workers, 1 slot each, 3 hosts; median of ${TRIALS})`);
+  console.log(
+    `ray-sge up until the workers registered: ${(o / 1000).toFixed(1)} s; hand-written qsub/qstat/ray script: ${(b / 1000).toFixed(1)} s; ratio ${(o / b).toFixed(2)} (target <= 1.15: ${o / b <= 1.15 ? "met" : "MISSED"})`,
+  );
+  console.log(
+    `  (each run: ${ours.map((x) => (x / 1000).toFixed(1)).join(", ")} s vs ${base.map((x) => (x / 1000).toFixed(1)).join(", ")} s)`,
+  );
+  console.log(
+    `ray-sge status (SGE + Ray, matched): ${median(statusOurs).toFixed(0)} ms; raw qstat -xml + ray status: ${median(statusRaw).toFixed(0)} ms (median of ${statusOurs.length})`,
+  );
+  rmSync(pkg, { recursive: true, force: true });
+  return o / b <= 1.15;
+}
