@@ -73,11 +73,14 @@ export interface ScaleResult {
   kept: { node: string; why: string }[];
 }
 
-/** Which nodes to remove first: those that do nothing for Ray yet, then the newest. */
+/** The order scale removes nodes in: those doing nothing for Ray yet (pending, not registered), then the newest. */
+export function removalOrder(nodes: readonly NodeStatus[]): NodeStatus[] {
+  return [...nodes].sort((a, b) => rank(a) - rank(b) || b.jobId - a.jobId || (b.taskId ?? 0) - (a.taskId ?? 0));
+}
+
 function rank(n: NodeStatus): number {
   if (n.sgeStatus !== "running") return 0;
-  if (n.ray !== "ALIVE") return 1;
-  return 2 - (n.taskId ?? 0) / 1e6;
+  return n.ray !== "ALIVE" ? 1 : 2;
 }
 
 export class ClusterError extends Error {
@@ -486,7 +489,7 @@ export class RayClusterManager {
       return result;
     }
     let excess = mine.length - workers;
-    const order = [...mine].sort((a, b) => rank(a) - rank(b));
+    const order = removalOrder(mine);
     const head = status.head;
     for (const n of order) {
       if (excess === 0) break;

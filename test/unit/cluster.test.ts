@@ -1,0 +1,76 @@
+import { describe, expect, it } from "vitest";
+import { renderStatus } from "../../src/cli/cluster.js";
+import { type NodeStatus, removalOrder } from "../../src/cluster/manager.js";
+import { clusterJobPattern, headJobName, parseJobName, workerJobName } from "../../src/cluster/state.js";
+
+const node = (instanceId: string, sgeStatus: NodeStatus["sgeStatus"], ray: NodeStatus["ray"]): NodeStatus => {
+  const [job, task] = instanceId.split(".").map(Number) as [number, number];
+  return {
+    instanceId,
+    jobId: job,
+    taskId: task,
+    role: "worker",
+    nodeType: "worker",
+    sgeState: sgeStatus === "running" ? "r" : "qw",
+    sgeStatus,
+    ray,
+  };
+};
+
+describe("cluster identity", () => {
+  it("names jobs so that a cluster's jobs are found again, and only its own", () => {
+    expect(headJobName("c1")).toBe("rsge-c1-head");
+    expect(workerJobName("c1", "gpu")).toBe("rsge-c1-w-gpu");
+    expect(clusterJobPattern("c1")).toBe("rsge-c1-*");
+    expect(parseJobName("c1", "rsge-c1-w-gpu")).toEqual({ role: "worker", type: "gpu" });
+    expect(parseJobName("c1", "rsge-c1-head")).toEqual({ role: "head", type: "head" });
+    expect(parseJobName("c1", "rsge-c10-head")).toBeUndefined();
+    expect(parseJobName("c1", "rsge-c1-probe-ray")).toBeUndefined();
+  });
+});
+
+describe("removalOrder", () => {
+  it("removes pending tasks first, then nodes Ray does not know, then the newest", () => {
+    const order = removalOrder([
+      node("10.1", "running", "ALIVE"),
+      node("11.2", "running", "ALIVE"),
+      node("11.1", "running", "not registered"),
+      node("12.1", "pending", "not registered"),
+      node("10.2", "running", "ALIVE"),
+    ]);
+    expect(order.map((n) => n.instanceId)).toEqual(["12.1", "11.1", "11.2", "10.2", "10.1"]);
+  });
+});
+
+describe("renderStatus", () => {
+  it("shows each node's Grid Engine and Ray state side by side", () => {
+    const text = renderStatus({
+      name: "c1",
+      head: {
+        cluster: "c1",
+        job_id: "9",
+        host: "node1",
+        ip: "10.77.0.11",
+        gcs_port: 4000,
+        dashboard_port: 5000,
+        client_port: 1,
+        temp_dir: "/t",
+        started_at: 0,
+      },
+      nodes: [
+        { ...node("9.0", "running", "ALIVE"), role: "head", nodeType: "head", host: "node1", resources: { CPU: 4 } },
+        node("10.1", "pending", "not registered"),
+      ],
+      strayRayNodes: [],
+    });
+    expect(text).toContain("head: node1 (job 9), GCS 10.77.0.11:4000, dashboard 127.0.0.1:5000 on node1");
+    expect(text).toMatch(/9\.0 +head +r +node1 +ALIVE +4/);
+    expect(text).toMatch(/10\.1 +worker +qw +- +not registered +-/);
+  });
+
+  it("says when Ray's side is unknown", () => {
+    expect(
+      renderStatus({ name: "c1", rayError: "the head job is not running", nodes: [], strayRayNodes: [] }),
+    ).toContain("Ray: unknown (the head job is not running)");
+  });
+});
