@@ -85,23 +85,39 @@ export async function downCommand(target: string, opts: { json?: boolean }): Pro
     );
 }
 
+function duration(seconds: number): string {
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  return h > 0
+    ? `${h}h${String(m).padStart(2, "0")}m`
+    : m > 0
+      ? `${m}m${String(seconds % 60).padStart(2, "0")}s`
+      : `${seconds}s`;
+}
+
+/** Pure: the text of `ray-sge status`. */
 export function renderStatus(s: ClusterStatus): string {
   const lines = [`Cluster ${s.name}`];
-  if (s.head)
+  if (s.head) {
     lines.push(
       `  head: ${s.head.host} (job ${s.head.job_id}), GCS ${s.head.ip}:${s.head.gcs_port}, dashboard 127.0.0.1:${s.head.dashboard_port} on ${s.head.host}`,
     );
+  }
   if (s.rayError) lines.push(`  Ray: unknown (${s.rayError})`);
   if (s.nodes.length === 0) lines.push("  no jobs in Grid Engine");
-  const rows = [["NODE", "TYPE", "SGE", "HOST", "RAY", "CPU"]];
+  const rows = [["NODE", "TYPE", "SGE", "HOST", "RAY", "CPU USED/TOTAL", "IDLE", "H_RT LEFT"]];
   for (const n of s.nodes) {
+    const total = n.resources?.CPU;
+    const used = total === undefined || n.available?.CPU === undefined ? undefined : total - n.available.CPU;
     rows.push([
       n.instanceId,
       n.nodeType,
       n.sgeState,
       n.host ?? "-",
       n.ray,
-      n.resources?.CPU === undefined ? "-" : String(n.resources.CPU),
+      total === undefined ? "-" : `${used ?? "?"}/${total}`,
+      n.idleMs ? duration(Math.round(n.idleMs / 1000)) : "-",
+      n.secondsLeft === undefined ? "-" : duration(n.secondsLeft),
     ]);
   }
   if (s.nodes.length > 0) {
@@ -113,6 +129,14 @@ export function renderStatus(s: ClusterStatus): string {
           .join("  ")
           .trimEnd()}`,
       );
+  }
+  for (const n of s.nodes) if (n.waitingBecause) lines.push(`  ${n.instanceId} waits: ${n.waitingBecause}`);
+  for (const d of s.pendingDemand) {
+    lines.push(
+      `  pending demand: ${d.count} x ${Object.entries(d.resources)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(", ")}`,
+    );
   }
   for (const n of s.strayRayNodes)
     lines.push(`  Ray node ${n.instanceId || n.nodeId} on ${n.ip} has no job of this cluster`);

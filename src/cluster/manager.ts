@@ -6,10 +6,12 @@
  */
 import { join } from "node:path";
 import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
-import { drainRayNode, listRayNodes, type RayNode } from "../ray/probe.js";
+import { drainRayNode, listRayNodes, type PendingDemand, type RayNode, rayState } from "../ray/probe.js";
 import { SgeClient } from "../sge/client.js";
 import type { JobEntry } from "../sge/qstat.js";
 import type { JobOptions, ResourceValue, SubmitResult } from "../sge/qsub.js";
+import { formatRuntime } from "../sge/qsub.js";
+import { parseDuration } from "../sge/units.js";
 import { VERSION } from "../version.js";
 import { rayResourceArgs, renderHeadScript, renderWorkerScript } from "./jobscript.js";
 import {
@@ -41,7 +43,13 @@ export interface NodeStatus {
   /** Why the job waits, when Grid Engine says (pending jobs only). */
   waitingBecause?: string;
   ray: "ALIVE" | "DEAD" | "not registered" | "unknown";
+  /** Ray's total resources of the node. */
   resources?: Record<string, number>;
+  /** Ray's resources not in use. */
+  available?: Record<string, number>;
+  idleMs?: number;
+  /** Seconds until the job's h_rt ends it, for running jobs with h_rt. */
+  secondsLeft?: number;
 }
 
 export interface ClusterStatus {
@@ -52,6 +60,8 @@ export interface ClusterStatus {
   nodes: NodeStatus[];
   /** Ray nodes with no Grid Engine job of this cluster (their job ended, or started by hand). */
   strayRayNodes: RayNode[];
+  /** Work Ray could not place yet (resource shapes and counts). */
+  pendingDemand: PendingDemand[];
 }
 
 export interface UpResult {
@@ -413,16 +423,30 @@ export class RayClusterManager {
 
   async status(signal?: AbortSignal): Promise<ClusterStatus> {
     const [jobs, head] = await Promise.all([this.jobs(), this.state.readHeadInfo()]);
-    let rayNodes: RayNode[] | undefined;
+    let ray: { nodes: RayNode[]; demand: PendingDemand[] } | undefined;
     let rayError: string | undefined;
     const headAlive = head && jobs.some((j) => String(j.id) === head.job_id && j.status === "running");
     if (head && headAlive) {
-      rayNodes = await this.rayNodes(head, signal).catch((e: Error) => {
+      ray = await rayState(this.sge.runner, {
+        python: head.ray_python ?? "python3",
+        address: `${head.ip}:${head.gcs_port}`,
+        tokenPath: this.state.tokenPath,
+        ...(signal ? { signal } : {}),
+      }).catch((e: Error) => {
         rayError = e.message;
         return undefined;
       });
     } else rayError = jobs.length === 0 ? "no jobs" : "the head job is not running";
-    const byInstance = new Map((rayNodes ?? []).map((n) => [n.instanceId, n]));
+    // why pending jobs wait: one qstat -j per pending job (not per task)
+    const reasons = new Map<number, string>();
+    await Promise.all(
+      [...new Set(jobs.filter((j) => j.status === "pending").map((j) => j.id))].map(async (id) => {
+        const d = await this.sge.jobDetail(id).catch(() => undefined);
+        if (d?.schedulingMessages[0]) reasons.set(id, d.schedulingMessages[0]);
+      }),
+    );
+    const types = new Map([this.spec.head, ...this.spec.workerTypes].map((t) => [t.name, t]));
+    const byInstance = new Map((ray?.nodes ?? []).map((n) => [n.instanceId, n]));
     const nodes: NodeStatus[] = [];
     for (const j of jobs) {
       const who = parseJobName(this.spec.name, j.name);
@@ -437,17 +461,29 @@ export class RayClusterManager {
         nodeType: who.type,
         sgeState: j.state,
         sgeStatus: j.status,
-        ray: rn ? rn.state : rayNodes ? "not registered" : "unknown",
+        ray: rn ? rn.state : ray ? "not registered" : "unknown",
       };
       if (j.taskId !== undefined) n.taskId = j.taskId;
       if (j.host) n.host = j.host;
-      if (rn) n.resources = rn.resources;
+      const why = reasons.get(j.id);
+      if (why && j.status === "pending") n.waitingBecause = why;
+      if (rn) {
+        n.resources = rn.resources;
+        if (rn.available) n.available = rn.available;
+        if (rn.idleMs !== undefined) n.idleMs = rn.idleMs;
+      }
+      const hrt = types.get(who.type)?.sge.hardRuntime;
+      if (hrt !== undefined && j.startedAtMs !== undefined) {
+        const limit = parseDuration(formatRuntime("h_rt", hrt)) ?? 0;
+        n.secondsLeft = Math.max(0, Math.round(limit - (Date.now() - j.startedAtMs) / 1000));
+      }
       nodes.push(n);
     }
     const status: ClusterStatus = {
       name: this.spec.name,
       nodes,
       strayRayNodes: [...byInstance.values()].filter((n) => n.state === "ALIVE"),
+      pendingDemand: ray?.demand ?? [],
     };
     if (head) status.head = head;
     if (rayError) status.rayError = rayError;

@@ -8,6 +8,10 @@ import type { CommandRunner } from "../sge/run.js";
 
 export interface RayNode {
   nodeId: string;
+  /** Resources not in use (from the autoscaler's view of the GCS). */
+  available?: Record<string, number>;
+  /** How long the node has been idle, in milliseconds (0 when busy). */
+  idleMs?: number;
   /** RAY_CLOUD_INSTANCE_ID of the node: "<job>.<task>" of its Grid Engine job. */
   instanceId: string;
   nodeType: string;
@@ -20,12 +24,35 @@ export interface RayNode {
 const PROBE = `
 import json, sys
 from ray._raylet import GcsClient
-nodes = GcsClient(address=sys.argv[1]).get_all_node_info(timeout=float(sys.argv[2]))
-print(json.dumps([{
-  "nodeId": n.node_id.hex(), "instanceId": n.instance_id, "nodeType": n.node_type_name,
-  "state": "ALIVE" if n.state == 0 else "DEAD", "ip": n.node_manager_address,
-  "isHead": n.is_head_node, "resources": dict(n.resources_total)} for n in nodes.values()]))
+c = GcsClient(address=sys.argv[1])
+nodes = c.get_all_node_info(timeout=float(sys.argv[2]))
+usage, demand = {}, []
+try:
+    from ray.core.generated.autoscaler_pb2 import GetClusterResourceStateReply
+    reply = GetClusterResourceStateReply()
+    reply.ParseFromString(c.get_cluster_resource_state())
+    state = reply.cluster_resource_state
+    for ns in state.node_states:
+        usage[ns.node_id.hex()] = {"available": dict(ns.available_resources), "idleMs": ns.idle_duration_ms}
+    for r in state.pending_resource_requests:
+        demand.append({"resources": dict(r.request.resources_bundle), "count": r.count})
+except Exception as e:  # older Ray without the autoscaler v2 state: nodes only
+    print("resource state unavailable: %s" % e, file=sys.stderr)
+out = []
+for n in nodes.values():
+    d = {"nodeId": n.node_id.hex(), "instanceId": n.instance_id, "nodeType": n.node_type_name,
+         "state": "ALIVE" if n.state == 0 else "DEAD", "ip": n.node_manager_address,
+         "isHead": n.is_head_node, "resources": dict(n.resources_total)}
+    d.update(usage.get(d["nodeId"], {}))
+    out.append(d)
+print(json.dumps({"nodes": out, "demand": demand}))
 `;
+
+/** Work Ray could not place yet: resource shapes and how many of each. */
+export interface PendingDemand {
+  resources: Record<string, number>;
+  count: number;
+}
 
 export class RayProbeError extends Error {
   override readonly name = "RayProbeError";
@@ -35,6 +62,14 @@ export async function listRayNodes(
   runner: CommandRunner,
   opts: { python: string; address: string; tokenPath: string; timeoutMs?: number; signal?: AbortSignal },
 ): Promise<RayNode[]> {
+  return (await rayState(runner, opts)).nodes;
+}
+
+/** The GCS's nodes (with usage) and the pending demand, in one call. */
+export async function rayState(
+  runner: CommandRunner,
+  opts: { python: string; address: string; tokenPath: string; timeoutMs?: number; signal?: AbortSignal },
+): Promise<{ nodes: RayNode[]; demand: PendingDemand[] }> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
   const env = { ...process.env, RAY_AUTH_MODE: "token", RAY_AUTH_TOKEN_PATH: opts.tokenPath };
   const r = await runner.run([opts.python, "-c", PROBE, opts.address, String(Math.max(1, timeoutMs / 1000 - 2))], {
@@ -46,7 +81,7 @@ export async function listRayNodes(
     const last = r.stderr.trim().split("\n").at(-1) ?? "";
     throw new RayProbeError(`the Ray GCS at ${opts.address} did not answer: ${last}`);
   }
-  return JSON.parse(r.stdout) as RayNode[];
+  return JSON.parse(r.stdout) as { nodes: RayNode[]; demand: PendingDemand[] };
 }
 
 const DRAIN = `

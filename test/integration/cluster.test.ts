@@ -1,11 +1,11 @@
 // The launcher end to end, as the unprivileged user, with real Grid Engine and real Ray:
 // the guide's config -> up -> the guide's app -> status -> down -> nothing left.
-import { execFileSync, spawnSync } from "node:child_process";
+import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, installForUser, writeConfig } from "../support/cluster.js";
-import { asRoot, clientAs, conf, NODES, USER, userDir } from "../support/testbed.js";
+import { cli, installForUser, PKG_BIN, writeConfig } from "../support/cluster.js";
+import { asRoot, clientAs, conf, NODES, USER, userDir, waitFor } from "../support/testbed.js";
 
 const RAY_VENV = conf.RAY_VENV as string;
 const sge = clientAs();
@@ -67,6 +67,51 @@ print("hosts:", sorted(set(h for _, h in results)))
     expect(out).toContain("Results: True");
     const hosts = JSON.parse((/hosts: (.*)/.exec(out)?.[1] ?? "[]").replace(/'/g, '"')) as string[];
     expect(hosts.length).toBeGreaterThanOrEqual(2);
+
+    // eval "$(ray-sge env NAME)" connects plain `ray status` and drivers
+    const rayStatus = spawnSync(
+      "runuser",
+      [
+        "-u",
+        USER,
+        "--",
+        "bash",
+        "-c",
+        `eval "$(${process.execPath} ${PKG_BIN} env itc1)" && ${RAY_VENV}/bin/ray status`,
+      ],
+      { encoding: "utf8", cwd: dir, timeout: 60_000 },
+    );
+    expect(rayStatus.status, rayStatus.stderr).toBe(0);
+    expect(rayStatus.stdout).toMatch(/Node status/);
+
+    // status: CPU in use, time left under h_rt (24:00:00 in the guide's config), and work Ray cannot place
+    const greedy = spawn("runuser", [
+      "-u",
+      USER,
+      "--",
+      ...env,
+      `${RAY_VENV}/bin/python`,
+      "-c",
+      "import ray, time; ray.init(address='auto'); ray.remote(num_cpus=64)(lambda: 1).remote(); time.sleep(120)",
+    ]);
+    try {
+      const withDemand = await waitFor(
+        "pending demand in status",
+        async () => {
+          const s2 = JSON.parse(cli(["status", "itc1", "--json"], dir).stdout);
+          return s2.pendingDemand.some((d: { resources: { CPU?: number } }) => d.resources.CPU === 64) ? s2 : undefined;
+        },
+        60_000,
+        1000,
+      );
+      const headNode = withDemand.nodes.find((n: { role: string }) => n.role === "head");
+      expect(headNode.resources.CPU).toBe(4);
+      expect(headNode.secondsLeft).toBeGreaterThan(86_000);
+      expect(headNode.secondsLeft).toBeLessThanOrEqual(86_400);
+      expect(cli(["status", "itc1"], dir).stdout).toMatch(/pending demand: 1 x CPU=64/);
+    } finally {
+      greedy.kill("SIGKILL");
+    }
 
     // a driver without the token is refused
     const noToken = spawnSync(

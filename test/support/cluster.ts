@@ -8,6 +8,8 @@ import { asRoot, conf, HOME, USER } from "./testbed.js";
 const ROOT = new URL("../../", import.meta.url).pathname;
 const RAY_VENV = conf.RAY_VENV as string;
 const PKG = join(HOME, ".ray-sge-it-pkg");
+/** The installed CLI, for commands run through a shell as the test user. */
+export const PKG_BIN = join(PKG, "bin/ray-sge.js");
 
 /** Install the built package where the test user can read it (a checkout may be under a 0700 /root). */
 export function installForUser(): void {

@@ -43,7 +43,7 @@ describe("removalOrder", () => {
 });
 
 describe("renderStatus", () => {
-  it("shows each node's Grid Engine and Ray state side by side", () => {
+  it("shows each node's Grid Engine and Ray state side by side, why jobs wait, and pending demand", () => {
     const text = renderStatus({
       name: "c1",
       head: {
@@ -58,19 +58,40 @@ describe("renderStatus", () => {
         started_at: 0,
       },
       nodes: [
-        { ...node("9.0", "running", "ALIVE"), role: "head", nodeType: "head", host: "node1", resources: { CPU: 4 } },
-        node("10.1", "pending", "not registered"),
+        {
+          ...node("9.0", "running", "ALIVE"),
+          role: "head",
+          nodeType: "head",
+          host: "node1",
+          resources: { CPU: 4 },
+          available: { CPU: 1 },
+          secondsLeft: 5400,
+        },
+        {
+          ...node("10.1", "running", "ALIVE"),
+          host: "node2",
+          resources: { CPU: 2 },
+          available: { CPU: 2 },
+          idleMs: 125_000,
+        },
+        {
+          ...node("11.1", "pending", "not registered"),
+          waitingBecause: 'cannot run in queue "all.q@node3" because it offers only hl:mem_free=2G',
+        },
       ],
       strayRayNodes: [],
+      pendingDemand: [{ resources: { CPU: 1 }, count: 6 }],
     });
     expect(text).toContain("head: node1 (job 9), GCS 10.77.0.11:4000, dashboard 127.0.0.1:5000 on node1");
-    expect(text).toMatch(/9\.0 +head +r +node1 +ALIVE +4/);
-    expect(text).toMatch(/10\.1 +worker +qw +- +not registered +-/);
+    expect(text).toMatch(/9\.0 +head +r +node1 +ALIVE +3\/4 +- +1h30m/);
+    expect(text).toMatch(/10\.1 +worker +r +node2 +ALIVE +0\/2 +2m05s +-/);
+    expect(text).toMatch(/11\.1 +worker +qw +- +not registered +- +- +-/);
+    expect(text).toContain('11.1 waits: cannot run in queue "all.q@node3" because it offers only hl:mem_free=2G');
+    expect(text).toContain("pending demand: 6 x CPU=1");
   });
 
   it("says when Ray's side is unknown", () => {
-    expect(
-      renderStatus({ name: "c1", rayError: "the head job is not running", nodes: [], strayRayNodes: [] }),
-    ).toContain("Ray: unknown (the head job is not running)");
+    const s = { name: "c1", rayError: "the head job is not running", nodes: [], strayRayNodes: [], pendingDemand: [] };
+    expect(renderStatus(s)).toContain("Ray: unknown (the head job is not running)");
   });
 });
