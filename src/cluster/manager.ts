@@ -347,7 +347,9 @@ export class RayClusterManager {
 
   private async waitForHead(headJob: number, deadline: number, signal?: AbortSignal): Promise<HeadInfo> {
     let lastSaid = "";
-    let lastDetail = 0;
+    let lastAsked = 0;
+    let reason: string | undefined;
+    let state = "";
     while (Date.now() < deadline) {
       const info = await this.state.readHeadInfo();
       if (info && info.job_id === String(headJob)) return info;
@@ -356,30 +358,37 @@ export class RayClusterManager {
         const why = await this.whyJobEnded(headJob);
         throw new ClusterError(`the head job ${headJob} ended before Ray came up${why}`);
       }
-      if (row.status === "running" && row.startedAtMs !== undefined && Date.now() - row.startedAtMs > 120_000) {
-        throw new ClusterError(
-          `the head job ${headJob} has run for ${Math.round((Date.now() - row.startedAtMs) / 1000)} s without publishing ${this.state.headInfoPath} (state directory lost or not shared with ${row.host}?): \`ray-sge down ${this.spec.name}\`, then up again`,
-        );
-      }
-      let say = `head job ${headJob}: ${row.state}${row.host ? ` on ${row.host}` : ""}`;
-      if (row.status === "pending" && Date.now() - lastDetail > 5000) {
-        lastDetail = Date.now();
-        const d = await this.sge.jobDetail(headJob).catch(() => undefined);
-        const reason = d?.schedulingMessages[0];
-        if (reason) say += ` (waiting: ${reason})`;
-      }
+      state = row.state;
       if (row.status === "error") {
         const d = await this.sge.jobDetail(headJob).catch(() => undefined);
         throw new ClusterError(
           `the head job ${headJob} is in error state: ${d?.tasks[0]?.messages.join("; ") ?? "see qstat -j"}`,
         );
       }
+      if (row.status === "running" && row.startedAtMs !== undefined && Date.now() - row.startedAtMs > 120_000) {
+        throw new ClusterError(
+          `the head job ${headJob} has run for ${Math.round((Date.now() - row.startedAtMs) / 1000)} s without publishing ${this.state.headInfoPath} (state directory lost or not shared with ${row.host}?): \`ray-sge down ${this.spec.name}\`, then up again`,
+        );
+      }
+      if (row.status !== "pending") reason = undefined;
+      else if (Date.now() - lastAsked > 5000) {
+        // Grid Engine's own words for why the job waits, asked every few seconds
+        lastAsked = Date.now();
+        const msgs = (await this.sge.jobDetail(headJob).catch(() => undefined))?.schedulingMessages ?? [];
+        reason =
+          msgs.length === 0
+            ? undefined
+            : `${msgs[0]}${msgs.length > 1 ? ` (and ${msgs.length - 1} more: qstat -j ${headJob})` : ""}`;
+      }
+      const say = `head job ${headJob}: ${row.state}${row.host ? ` on ${row.host}` : ""}${reason ? `, waiting: ${reason}` : ""}`;
       if (say !== lastSaid) this.log(say);
       lastSaid = say;
       await sleep(500, signal);
     }
     throw new ClusterError(
-      `the head did not publish its address in time (head job ${headJob}); see ${this.state.logDir}`,
+      state.includes("qw")
+        ? `the head job ${headJob} was still waiting in the queue when the time ran out${reason ? `: ${reason}` : ""} (raise --timeout, or change the request)`
+        : `the head did not publish its address in time (head job ${headJob}, ${state}); see ${this.state.logDir}`,
     );
   }
 

@@ -9,7 +9,7 @@ import { asRoot, clientAs, conf, NODES, USER, userDir, waitFor } from "../suppor
 const RAY_VENV = conf.RAY_VENV as string;
 const sge = clientAs();
 let dir: string;
-const names = ["itf1", "itf2", "itfhead", "itfbig", "itfq"];
+const names = ["itf1", "itf2", "itfhead", "itfbig", "itfq", "itfwait"];
 
 beforeAll(() => {
   installForUser();
@@ -125,6 +125,31 @@ describe("failures", () => {
       /node type worker can never run as requested: .*cannot run in PE "smp" because it only offers \d+ slots/,
     );
     expect(await sge.listJobs({ name: "rsge-itfbig-*" })).toEqual([]);
+  });
+
+  it("a head waiting in the queue: up shows Grid Engine's reason, and at --timeout deletes what it submitted", async () => {
+    const config = smallConfig(dir, "itfwait");
+    // pin the jobs to a host whose queue instance is disabled: valid, but nothing can start
+    writeFileSync(
+      config,
+      readFileSync(config, "utf8").replace(
+        'qsub_options: "-l h_rt=24:00:00',
+        'qsub_options: "-l hostname=node1 -l h_rt=24:00:00',
+      ),
+    );
+    asRoot(["qmod", "-d", "all.q@node1"]);
+    try {
+      const r = cli(["up", config, "--timeout", "12"], dir);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(
+        /head job \d+: qw, waiting: .*cannot run in queue "all\.q@node\d" because it offers only qf:hostname=node\d/,
+      );
+      expect(r.stderr).toMatch(/still waiting in the queue when the time ran out/);
+      expect(r.stderr).toMatch(/up failed: deleting the 2 job\(s\) it submitted/);
+      expect(await sge.listJobs({ name: "rsge-itfwait-*" })).toEqual([]);
+    } finally {
+      asRoot(["qmod", "-e", "all.q@node1"]);
+    }
   });
 
   it("a queue with every instance disabled fails before anything is submitted", async () => {
