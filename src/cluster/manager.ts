@@ -93,6 +93,41 @@ function rank(n: NodeStatus): number {
   return n.ray !== "ALIVE" ? 1 : 2;
 }
 
+/**
+ * Pure: a node type's resources -> qsub options. slots -> `-pe PE slots`; memory -> the memory
+ * complex (per slot when it is a per-slot consumable); gpus -> the GPU complex; h_rt/s_rt; queue,
+ * project, qsub_options' other words; name-independent tags (-ac) and graceful signals (-notify).
+ */
+export function jobRequest(
+  spec: ClusterSpec,
+  type: NodeTypeSpec,
+  memoryPerSlot: boolean,
+  state: { path: string; logDir: string },
+): Omit<JobOptions, "name" | "scriptText"> {
+  const hard: Record<string, ResourceValue> = { ...type.sge.resources };
+  if (type.memoryBytes !== undefined) {
+    const bytes = memoryPerSlot ? Math.ceil(type.memoryBytes / type.slots) : type.memoryBytes;
+    hard[spec.memoryComplex] = `${Math.ceil(bytes / 1024 ** 2)}M`;
+  }
+  if (type.gpus > 0) hard[spec.gpuComplex] = type.gpus;
+  const o: Omit<JobOptions, "name" | "scriptText"> = {
+    shell: "/bin/bash",
+    cwd: state.path,
+    stdoutPath: join(state.logDir, type.role === "head" ? "head.$JOB_ID.out" : `${type.name}.$JOB_ID.$TASK_ID.out`),
+    joinOutput: true,
+    parallelEnvironment: { name: type.sge.parallelEnvironment, slots: type.slots },
+    hardResources: hard,
+    context: jobContext(spec.name, type.role, type.name),
+    notify: true,
+    nativeArgs: type.sge.nativeArgs,
+  };
+  if (type.sge.queue) o.queue = type.sge.queue;
+  if (type.sge.project) o.project = type.sge.project;
+  if (type.sge.hardRuntime !== undefined) o.hardRuntime = type.sge.hardRuntime;
+  if (type.sge.softRuntime !== undefined) o.softRuntime = type.sge.softRuntime;
+  return o;
+}
+
 export class ClusterError extends Error {
   override readonly name = "ClusterError";
 }
@@ -129,31 +164,7 @@ export class RayClusterManager {
   // ------------------------------------------------------------------------------------ submit
 
   private jobOptions(type: NodeTypeSpec, memoryPerSlot: boolean): Omit<JobOptions, "name" | "scriptText"> {
-    const hard: Record<string, ResourceValue> = { ...type.sge.resources };
-    if (type.memoryBytes !== undefined) {
-      const bytes = memoryPerSlot ? Math.ceil(type.memoryBytes / type.slots) : type.memoryBytes;
-      hard[this.spec.memoryComplex] = `${Math.ceil(bytes / 1024 ** 2)}M`;
-    }
-    if (type.gpus > 0) hard[this.spec.gpuComplex] = type.gpus;
-    const o: Omit<JobOptions, "name" | "scriptText"> = {
-      shell: "/bin/bash",
-      cwd: this.state.path,
-      stdoutPath: join(
-        this.state.logDir,
-        type.role === "head" ? "head.$JOB_ID.out" : `${type.name}.$JOB_ID.$TASK_ID.out`,
-      ),
-      joinOutput: true,
-      parallelEnvironment: { name: type.sge.parallelEnvironment, slots: type.slots },
-      hardResources: hard,
-      context: jobContext(this.spec.name, type.role, type.name),
-      notify: true,
-      nativeArgs: type.sge.nativeArgs,
-    };
-    if (type.sge.queue) o.queue = type.sge.queue;
-    if (type.sge.project) o.project = type.sge.project;
-    if (type.sge.hardRuntime !== undefined) o.hardRuntime = type.sge.hardRuntime;
-    if (type.sge.softRuntime !== undefined) o.softRuntime = type.sge.softRuntime;
-    return o;
+    return jobRequest(this.spec, type, memoryPerSlot, this.state);
   }
 
   private scriptFor(type: NodeTypeSpec): string {
@@ -222,6 +233,18 @@ export class RayClusterManager {
   async jobs(): Promise<JobEntry[]> {
     const rows = await this.sge.listJobs({ name: clusterJobPattern(this.spec.name) }, { tasks: "expand" });
     return rows.filter((r) => parseJobName(this.spec.name, r.name) !== undefined);
+  }
+
+  /**
+   * Ids of the cluster's jobs: found by name, and confirmed by their `-ac` context
+   * (ray_sge_cluster=NAME), so a job of someone's own that happens to match the name is left alone.
+   */
+  async ownJobIds(): Promise<number[]> {
+    const ids = [...new Set((await this.jobs()).map((j) => j.id))];
+    if (ids.length === 0) return [];
+    const details = await this.sge.jobDetails(clusterJobPattern(this.spec.name));
+    const ours = new Set(details.filter((d) => d.context.ray_sge_cluster === this.spec.name).map((d) => d.id));
+    return ids.filter((id) => ours.has(id));
   }
 
   /**
@@ -568,22 +591,23 @@ export class RayClusterManager {
 
   /** Delete every job of the cluster found in Grid Engine and wait until they are gone. Idempotent. */
   async shutdown(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ deleted: number[] }> {
-    const ids = [...new Set((await this.jobs()).map((j) => j.id))];
+    const ids = await this.ownJobIds();
     if (ids.length > 0) {
       this.log(`deleting job(s) ${ids.join(", ")}`);
       await this.sge.deleteJobs(ids);
     }
+    // wait for exactly the jobs deleted: anything else matching the name is not ours to wait for
+    const mine = new Set(ids);
+    const remaining = async () => [...new Set((await this.jobs()).map((j) => j.id))].filter((id) => mine.has(id));
     const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
     while (Date.now() < deadline) {
-      const left = await this.jobs();
+      const left = await remaining();
       if (left.length === 0) break;
-      if (Date.now() + 30_000 > deadline)
-        await this.sge.deleteJobs([...new Set(left.map((j) => j.id))], { force: true }).catch(() => undefined);
+      if (Date.now() + 30_000 > deadline) await this.sge.deleteJobs(left, { force: true }).catch(() => undefined);
       await sleep(500, opts.signal);
     }
-    const left = await this.jobs();
-    if (left.length > 0)
-      throw new ClusterError(`jobs still there after qdel: ${[...new Set(left.map((j) => j.id))].join(", ")}`);
+    const left = await remaining();
+    if (left.length > 0) throw new ClusterError(`jobs still there after qdel: ${left.join(", ")}`);
     await this.state.clearHeadInfo();
     return { deleted: ids };
   }

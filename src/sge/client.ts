@@ -269,6 +269,32 @@ export class SgeClient {
   }
 
   /**
+   * Details of every job matching a name pattern (`qstat -j 'name-*' -xml`), in one call; an empty
+   * list when none match.
+   */
+  async jobDetails(pattern: string, call?: CallOptions): Promise<JobDetail[]> {
+    if (!/^[A-Za-z0-9_.+*?-]+$/.test(pattern)) {
+      throw new SgeCommandError({
+        kind: "invalid-input",
+        message: `job name pattern ${JSON.stringify(pattern)} is not valid`,
+      });
+    }
+    const r = await this.runner.runChecked(["qstat", "-j", pattern, "-xml"], this.opts(call));
+    const commError = communicationError(r.stdout);
+    if (commError !== undefined) throw classifyFailure({ ...r, stderr: `${r.stderr}${commError}\n` });
+    try {
+      return parseJobDetail(r.stdout).found;
+    } catch (e) {
+      throw new SgeCommandError({
+        ...r,
+        kind: "unparseable-output",
+        cause: e,
+        message: `could not read qstat -j ${pattern} -xml: ${(e as Error).message}`,
+      });
+    }
+  }
+
+  /**
    * Delete jobs or tasks ("12", "12.3", "12.1-5"). Idempotent: a job Grid Engine no longer knows is
    * reported with outcome "gone", not thrown. Throws "permission-denied" if any could not be deleted
    * for lack of rights, and "qmaster-unreachable" when nothing is known.

@@ -70,8 +70,12 @@ describe("neighbours", () => {
       { encoding: "utf8", timeout: 120_000 },
     );
     expect(hand.status, hand.stderr).toBe(0);
+    // a job of the user's own whose name happens to match the cluster's: no ray-sge context, kept by down
+    const mine = await sge.submit({ name: "rsge-itf1-w-mine", command: "sleep", args: ["300"], hold: true, cwd: dir });
     try {
       expect(cli(["down", join(dir, "itf1.yaml")], dir).status).toBe(0);
+      expect((await sge.listJobs({ jobIds: [mine.jobId] })).length).toBe(1);
+      await sge.deleteJobs([mine.jobId]);
       expect(runApp(b.address, b.tokenPath).trim()).toBe("190");
       expect(cli(["down", join(dir, "itf2.yaml")], dir).status).toBe(0);
       const alive = spawnSync("pgrep", ["-u", USER, "-f", handTemp], { encoding: "utf8" }).stdout.trim();
