@@ -60,14 +60,8 @@ export const configSchema = z.strictObject({
     .optional(),
   /** SSH settings of Ray's own launcher: not needed here (jobs start through Grid Engine). */
   auth: z.record(z.string(), z.unknown()).optional(),
-  sge: z
-    .strictObject({
-      queue: z.string().min(1).optional(),
-      parallel_environment: z.string().min(1).optional(),
-      project: z.string().min(1).optional(),
-      qsub_options: z.string().optional(),
-      h_rt: runtime.optional(),
-      s_rt: runtime.optional(),
+  sge: sgeOverrides
+    .extend({
       /** The complex used for memory requests (default mem_free), and whether it is per slot. */
       memory_complex: z.string().min(1).optional(),
       memory_per_slot: z.boolean().optional(),

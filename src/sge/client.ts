@@ -27,7 +27,7 @@ import {
   summariseJobs,
 } from "./qstat.js";
 import { buildSubmission, type JobOptions, parseSubmitOutput, type SubmitResult } from "./qsub.js";
-import { CommandRunner, type RunnerConfig, type RunOptions } from "./run.js";
+import { CommandRunner, type RunnerConfig, type RunOptions, type RunResult } from "./run.js";
 import { checkJobRef, checkObjectName } from "./validate.js";
 
 export interface CallOptions {
@@ -226,21 +226,8 @@ export class SgeClient {
   async jobDetail(id: number | string, call?: CallOptions): Promise<JobDetailWithHosts> {
     const ref = checkJobRef(id);
     const jobId = Number(ref.split(".")[0]);
-    const r = await this.runner.runChecked(["qstat", "-j", String(jobId), "-xml"], this.opts(call));
-    const commError = communicationError(r.stdout);
-    if (commError !== undefined) throw classifyFailure({ ...r, stderr: `${r.stderr}${commError}\n` });
-    let parsed: ReturnType<typeof parseJobDetail>;
-    try {
-      parsed = parseJobDetail(r.stdout);
-    } catch (e) {
-      throw new SgeCommandError({
-        ...r,
-        kind: "unparseable-output",
-        cause: e,
-        message: `could not read qstat -j ${jobId} -xml: ${(e as Error).message}`,
-      });
-    }
-    const detail = parsed.found.find((d) => d.id === jobId);
+    const { found, outcome: r } = await this.qstatJ(String(jobId), call);
+    const detail = found.find((d) => d.id === jobId);
     if (!detail) {
       throw new SgeCommandError({
         ...r,
@@ -279,19 +266,15 @@ export class SgeClient {
         message: `job name pattern ${JSON.stringify(pattern)} is not valid`,
       });
     }
-    const r = await this.runner.runChecked(["qstat", "-j", pattern, "-xml"], this.opts(call));
+    return (await this.qstatJ(pattern, call)).found;
+  }
+
+  /** `qstat -j WHAT -xml`: with qmaster down it exits 0 with a communication error document. */
+  private async qstatJ(what: string, call?: CallOptions): Promise<{ found: JobDetail[]; outcome: RunResult }> {
+    const r = await this.runner.runChecked(["qstat", "-j", what, "-xml"], this.opts(call));
     const commError = communicationError(r.stdout);
     if (commError !== undefined) throw classifyFailure({ ...r, stderr: `${r.stderr}${commError}\n` });
-    try {
-      return parseJobDetail(r.stdout).found;
-    } catch (e) {
-      throw new SgeCommandError({
-        ...r,
-        kind: "unparseable-output",
-        cause: e,
-        message: `could not read qstat -j ${pattern} -xml: ${(e as Error).message}`,
-      });
-    }
+    return { found: parseOrThrow(r, () => parseJobDetail(r.stdout).found, `qstat -j ${what} -xml`), outcome: r };
   }
 
   /**
