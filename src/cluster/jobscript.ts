@@ -38,6 +38,7 @@ export interface NodeResources {
   memoryBytes?: number;
   gpus: number;
   customResources: Record<string, number>;
+  labels?: Record<string, string>;
 }
 
 /** `ray start` flags for a node's resources; CPUs follow the slots SGE granted ($NSLOTS). */
@@ -46,6 +47,8 @@ export function rayResourceArgs(r: NodeResources): string[] {
   if (r.memoryBytes !== undefined) args.push(`--memory=${r.memoryBytes}`);
   if (r.gpus > 0) args.push(`--num-gpus=${r.gpus}`);
   if (Object.keys(r.customResources).length > 0) args.push(`--resources=${JSON.stringify(r.customResources)}`);
+  const labels = Object.entries(r.labels ?? {});
+  if (labels.length > 0) args.push(`--labels=${labels.map(([k, v]) => `${k}=${v}`).join(",")}`);
   return args;
 }
 

@@ -36,12 +36,18 @@ const resources = z.strictObject({
     .optional(),
 });
 
+/** Ray node labels (`ray start --labels k=v,...`): no commas, `=` or spaces can be carried. */
+const labels = z.record(
+  z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_./-]{0,62}$/, "expected a label name (letters, digits, _ . / -)"),
+  z.string().regex(/^[A-Za-z0-9_.-]{0,63}$/, "expected a label value (letters, digits, _ . -)"),
+);
+
 const workerType = z.strictObject({
   resources,
   min_workers: z.number().int().min(0).default(0),
   max_workers: z.number().int().min(0).optional(),
   sge: sgeOverrides.optional(),
-  labels: z.record(z.string(), z.string()).optional(),
+  labels: labels.optional(),
 });
 
 const commands = z.array(z.string());

@@ -8,6 +8,7 @@ import { cli, installForUser, PKG_BIN, writeConfig } from "../support/cluster.js
 import { asRoot, clientAs, conf, NODES, USER, userDir, waitFor } from "../support/testbed.js";
 
 const RAY_VENV = conf.RAY_VENV as string;
+const ROOT_DIR = new URL("../../", import.meta.url).pathname;
 const sge = clientAs();
 
 let dir: string;
@@ -112,6 +113,30 @@ print("hosts:", sorted(set(h for _, h in results)))
     } finally {
       greedy.kill("SIGKILL");
     }
+
+    // the worker type's labels reached Ray
+    const labels = execFileSync(
+      "runuser",
+      [
+        "-u",
+        USER,
+        "--",
+        ...env,
+        `${RAY_VENV}/bin/python`,
+        "-c",
+        "import json,os; from ray._raylet import GcsClient; print(json.dumps(sorted(dict(n.labels).get('tier','-') for n in GcsClient(address=os.environ['RAY_ADDRESS']).get_all_node_info().values())))",
+      ],
+      { encoding: "utf8" },
+    );
+    expect(JSON.parse(labels)).toEqual(["-", "it-test", "it-test"]);
+
+    // ray-sge submit runs the guide's app unchanged, streams its output, passes its exit code on
+    const guideApp = join(dir, "guide_app.py");
+    writeFileSync(guideApp, readFileSync(join(ROOT_DIR, "examples/guide_app.py"), "utf8"));
+    const sub = cli(["submit", "itc1", "--", `${RAY_VENV}/bin/python`, guideApp], dir);
+    expect(sub.status, sub.stderr).toBe(0);
+    expect(sub.stdout).toContain("Results: [0, 1, 4, 9, 16");
+    expect(cli(["submit", "itc1", "--", `${RAY_VENV}/bin/python`, "-c", "raise SystemExit(3)"], dir).status).toBe(3);
 
     // a driver without the token is refused
     const noToken = spawnSync(

@@ -35,7 +35,11 @@ export function cli(args: string[], cwd: string): { status: number; stdout: stri
 export function writeConfig(dir: string, name: string): string {
   const text = readFileSync(join(ROOT, "examples/ray-sge-cluster.yaml"), "utf8")
     .replace("cluster_name: ray-sge-cluster", `cluster_name: ${name}`)
-    .replace("setup_commands:\n", `state_dir: ${dir}/state\nsetup_commands:\n`);
+    .replace("setup_commands:\n", `state_dir: ${dir}/state\nsetup_commands:\n`)
+    .replace(
+      "  # Minimum number of workers to maintain",
+      "  labels: { tier: it-test }\n  # Minimum number of workers to maintain",
+    );
   // the example activates the testbed's Ray: keep it in step with scripts/testbed.conf
   expect(text).toContain(`source ${RAY_VENV}/bin/activate`);
   const file = join(dir, `${name}.yaml`);

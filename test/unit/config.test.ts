@@ -237,6 +237,13 @@ available_node_types:
       "sge.h_rt",
       /H:MM:SS/,
     ],
+    [
+      "label value with a comma",
+      `${EXAMPLE}\navailable_node_types:\n  big:\n    resources: { slots: 2 }\n    labels: { tier: "a,b" }\n`,
+      '"a,b"',
+      "available_node_types.big.labels.tier",
+      /label value/,
+    ],
     ["ray gcs port out of range", `${EXAMPLE}\nray:\n  gcs_port: 80\n`, "80", "ray.gcs_port", />=1024/],
     [
       "node type name with a space",

@@ -39,6 +39,12 @@ describe("job scripts", () => {
     expect(s).toContain("STATE_DIR='/home/u/.ray-sge/clusters/demo'");
   });
 
+  it("gives node labels to Ray", () => {
+    expect(
+      rayResourceArgs({ slots: 2, gpus: 0, customResources: {}, labels: { tier: "fast", "zone.a": "x-1" } }),
+    ).toEqual(["--num-cpus=${NSLOTS:-2}", "--labels=tier=fast,zone.a=x-1"]);
+  });
+
   it("pins ports only when asked", () => {
     expect(renderHeadScript(base)).not.toMatch(/^PORT_gcs=\d+$/m);
     const pinned = renderHeadScript({ ...base, gcsPort: 6379, dashboardPort: 8265 });
