@@ -226,7 +226,7 @@ function logFileOf(
 
 export async function logsCommand(
   target: string,
-  opts: { node?: string; follow?: boolean; lines?: string },
+  opts: { node?: string; follow?: boolean; lines?: string; json?: boolean },
 ): Promise<void> {
   const { spec } = await specFrom(target);
   const manager = new RayClusterManager(spec);
@@ -258,6 +258,23 @@ export async function logsCommand(
     }
   }
   const lines = Number(opts.lines ?? 40);
+  if (opts.json) {
+    const logs = await Promise.all(
+      targets.map(async (t) => ({
+        node: t.id,
+        file: t.file,
+        tail: (await readFile(t.file, "utf8").catch(() => ""))
+          .split("\n")
+          .slice(-lines - 1)
+          .join("\n"),
+      })),
+    );
+    const rayLogs = status.head
+      ? { host: status.head.host, dir: `${status.head.temp_dir}/session_latest/logs` }
+      : undefined;
+    process.stdout.write(`${JSON.stringify({ cluster: spec.name, logs, rayLogs }, null, 2)}\n`);
+    return;
+  }
   const offsets = new Map<string, number>();
   for (const t of targets) {
     const text = await readFile(t.file, "utf8").catch(() => "");

@@ -88,7 +88,8 @@ export function buildProgram(): Command {
     .option("--node <id>", "one node: its instance id from `ray-sge status` (e.g. 108.2) or job id")
     .option("-f, --follow", "keep printing what is appended")
     .option("-n, --lines <n>", "lines of each log to print first", "40")
-    .action(async (target: string, opts: { node?: string; follow?: boolean; lines?: string }) =>
+    .option("--json", "print JSON for scripts (not with --follow)")
+    .action(async (target: string, opts: { node?: string; follow?: boolean; lines?: string; json?: boolean }) =>
       (await cluster()).logsCommand(target, opts),
     );
   program

@@ -138,6 +138,16 @@ print("hosts:", sorted(set(h for _, h in results)))
     expect(sub.stdout).toContain("Results: [0, 1, 4, 9, 16");
     expect(cli(["submit", "itc1", "--", `${RAY_VENV}/bin/python`, "-c", "raise SystemExit(3)"], dir).status).toBe(3);
 
+    // logs: each node's Grid Engine output, one node's alone, and where Ray's own logs are
+    const logs = JSON.parse(cli(["logs", "itc1", "--json"], dir).stdout);
+    expect(logs.logs).toHaveLength(3);
+    expect(logs.logs.find((l: { node: string }) => l.node.endsWith(".0")).tail).toMatch(
+      /head up: GCS \S+, dashboard 127\.0\.0\.1:\d+/,
+    );
+    expect(logs.rayLogs).toEqual({ host: r.head.host, dir: `${r.head.temp_dir}/session_latest/logs` });
+    const workerId = status.nodes.find((n: { role: string }) => n.role === "worker").instanceId;
+    expect(cli(["logs", "itc1", "--node", workerId], dir).stdout).toMatch(/joining the head at \S+:\d+/);
+
     // a driver without the token is refused
     const noToken = spawnSync(
       "runuser",
