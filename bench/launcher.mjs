@@ -38,12 +38,7 @@ export function launcherBench() {
   }
   // the CLI and config where the user can read them
   const pkg = join(HOME, ".ray-sge-bench-pkg");
-  rmSync(pkg, { recursive: true, force: true });
-  mkdirSync(join(pkg, "node_modules"), { recursive: true });
-  for (const p of ["dist", "bin", "package.json"]) cpSync(join(root, p), join(pkg, p), { recursive: true });
-  for (const d of Object.keys(JSON.parse(readFileSync(join(root, "package.json"), "utf8")).dependencies)) {
-    cpSync(join(root, "node_modules", d), join(pkg, "node_modules", d), { recursive: true });
-  }
+  spawnSync(join(root, "scripts/install-cli"), [pkg, USER], { stdio: "inherit" });
   const work = join(HOME, ".ray-sge-bench");
   // a run that was interrupted may have left its cluster and baseline jobs: remove them first
   spawnSync(
@@ -64,7 +59,7 @@ export function launcherBench() {
       .replace(/memory: "\d+G"/g, 'memory: "1G"'),
   );
   cpSync(join(root, "bench/baseline-up.sh"), join(work, "baseline-up.sh"));
-  spawnSync("chown", ["-R", USER, pkg, work]);
+  spawnSync("chown", ["-R", USER, work]);
   const cli = (...args) => asUser([process.execPath, join(pkg, "bin/ray-sge.js"), ...args]);
 
   const ours = [];

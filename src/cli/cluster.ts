@@ -7,6 +7,7 @@ import { type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
 import { loadClusterSpec } from "../config/index.js";
 import type { ClusterSpec } from "../config/normalise.js";
 import { shellQuote } from "../sge/qsub.js";
+import { formatTable } from "./table.js";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -120,16 +121,7 @@ export function renderStatus(s: ClusterStatus): string {
       n.secondsLeft === undefined ? "-" : duration(n.secondsLeft),
     ]);
   }
-  if (s.nodes.length > 0) {
-    const w = rows.reduce<number[]>((acc, r) => r.map((c, i) => Math.max(acc[i] ?? 0, c.length)), []);
-    for (const r of rows)
-      lines.push(
-        `  ${r
-          .map((c, i) => c.padEnd(w[i] ?? 0))
-          .join("  ")
-          .trimEnd()}`,
-      );
-  }
+  if (s.nodes.length > 0) lines.push(...formatTable(rows));
   for (const n of s.nodes) if (n.waitingBecause) lines.push(`  ${n.instanceId} waits: ${n.waitingBecause}`);
   for (const d of s.pendingDemand) {
     lines.push(

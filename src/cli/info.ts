@@ -2,6 +2,7 @@
 import type { Queue, SgeClient } from "../sge/client.js";
 import type { ParallelEnvironment } from "../sge/qconf.js";
 import type { ExecHost } from "../sge/qhost.js";
+import { formatTable } from "./table.js";
 
 export interface ClusterInfo {
   hosts: ExecHost[];
@@ -22,24 +23,12 @@ export async function gatherInfo(sge: SgeClient, signal?: AbortSignal): Promise<
 const GiB = 1024 ** 3;
 const gib = (b: number | undefined) => (b === undefined ? "-" : `${(b / GiB).toFixed(1)}`);
 
-function table(rows: string[][], indent = "  "): string[] {
-  const widths = rows.reduce<number[]>((w, r) => r.map((c, i) => Math.max(w[i] ?? 0, c.length)), []);
-  return rows.map(
-    (r) =>
-      indent +
-      r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-        .join("  ")
-        .trimEnd(),
-  );
-}
-
 /** Pure: the text `ray-sge info` prints. */
 export function renderInfo(info: ClusterInfo): string {
   const out: string[] = [];
   out.push(`Execution hosts (${info.hosts.length})`);
   out.push(
-    ...table([
+    ...formatTable([
       ["HOST", "ARCH", "CPUS", "LOAD", "MEMORY USED/TOTAL GiB", "STATE"],
       ...info.hosts.map((h) => [
         h.name,
@@ -57,7 +46,7 @@ export function renderInfo(info: ClusterInfo): string {
     const usable = q.instances.filter((i) => i.usable).length;
     out.push("", `Queue ${q.name}: ${q.instances.length} instances (${usable} usable), slots ${used}/${total} used`);
     out.push(
-      ...table([
+      ...formatTable([
         ["INSTANCE", "TYPE", "SLOTS USED/TOTAL", "STATE"],
         ...q.instances.map((i) => [
           i.name,
@@ -70,7 +59,7 @@ export function renderInfo(info: ClusterInfo): string {
   }
   out.push("", `Parallel environments (${info.parallelEnvironments.length})`);
   out.push(
-    ...table([
+    ...formatTable([
       ["NAME", "ALLOCATION", "SLOTS", "TIGHT INTEGRATION"],
       ...info.parallelEnvironments.map((p) => [
         p.name,

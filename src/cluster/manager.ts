@@ -8,6 +8,7 @@ import { join } from "node:path";
 import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
 import { drainRayNode, listRayNodes, type PendingDemand, type RayNode, rayState } from "../ray/probe.js";
 import { SgeClient } from "../sge/client.js";
+import type { Complex } from "../sge/qconf.js";
 import type { JobEntry } from "../sge/qstat.js";
 import type { JobOptions, ResourceValue, SubmitResult } from "../sge/qsub.js";
 import { formatRuntime } from "../sge/qsub.js";
@@ -94,6 +95,20 @@ function rank(n: NodeStatus): number {
 }
 
 /**
+ * Pure: is memory requested per slot? The config says, else the complex does: a YES consumable is
+ * counted per slot, JOB consumables and load values (NO) per job and host.
+ */
+export function perSlotFor(spec: ClusterSpec, complexes: readonly Complex[]): boolean {
+  if (spec.memoryPerSlot !== undefined) return spec.memoryPerSlot;
+  const cx = complexes.find((c) => c.name === spec.memoryComplex);
+  if (!cx)
+    throw new ClusterError(
+      `the memory complex "${spec.memoryComplex}" does not exist (qconf -sc); set sge.memory_complex`,
+    );
+  return cx.consumable === "YES";
+}
+
+/**
  * Pure: a node type's resources -> qsub options. slots -> `-pe PE slots`; memory -> the memory
  * complex (per slot when it is a per-slot consumable); gpus -> the GPU complex; h_rt/s_rt; queue,
  * project, qsub_options' other words; name-independent tags (-ac) and graceful signals (-notify).
@@ -151,6 +166,7 @@ export class RayClusterManager {
   readonly sge: SgeClient;
   readonly state: StateDir;
   private readonly log: (line: string) => void;
+  private perSlot: Promise<boolean> | undefined;
 
   constructor(
     readonly spec: ClusterSpec,
@@ -189,15 +205,14 @@ export class RayClusterManager {
     return renderWorkerScript(input);
   }
 
-  private async memoryPerSlot(): Promise<boolean> {
-    if (this.spec.memoryPerSlot !== undefined) return this.spec.memoryPerSlot;
-    const cx = (await this.sge.complexes()).find((c) => c.name === this.spec.memoryComplex);
-    if (!cx)
-      throw new ClusterError(
-        `the memory complex "${this.spec.memoryComplex}" does not exist (qconf -sc); set sge.memory_complex`,
-      );
-    // a consumable YES is counted per slot; JOB and load values (NO) per job and host
-    return cx.consumable === "YES";
+  /** Whether memory is requested per slot: asked of Grid Engine once per manager (preflight answers it too). */
+  private memoryPerSlot(): Promise<boolean> {
+    this.perSlot ??= (async () => {
+      if (this.spec.memoryPerSlot !== undefined) return this.spec.memoryPerSlot;
+      if (![this.spec.head, ...this.spec.workerTypes].some((t) => t.memoryBytes !== undefined)) return false;
+      return perSlotFor(this.spec, await this.sge.complexes());
+    })();
+    return this.perSlot;
   }
 
   /** Submit the head job. */
@@ -262,12 +277,8 @@ export class RayClusterManager {
     ]);
     const memCx = complexes.find((c) => c.name === this.spec.memoryComplex);
     const types = [this.spec.head, ...this.spec.workerTypes];
-    if (!memCx && types.some((t) => t.memoryBytes !== undefined)) {
-      throw new ClusterError(
-        `the memory complex "${this.spec.memoryComplex}" does not exist (qconf -sc); set sge.memory_complex`,
-      );
-    }
-    const perSlot = this.spec.memoryPerSlot ?? memCx?.consumable === "YES";
+    const perSlot = types.some((t) => t.memoryBytes !== undefined) ? perSlotFor(this.spec, complexes) : false;
+    this.perSlot ??= Promise.resolve(perSlot);
     for (const type of types) {
       const q = type.sge.queue;
       const queue = queues.find((x) => x.name === q);

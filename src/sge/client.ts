@@ -299,14 +299,9 @@ export class SgeClient {
     }
     const answered = new Set(results.map((x) => x.job));
     const unanswered = refs.filter((ref) => !answered.has(ref) && !answered.has(ref.split(".")[0] as string));
-    if (
-      r.exitCode !== 0 &&
-      (results.length === 0 || unanswered.length > 0) &&
-      !results.every((x) => x.outcome === "gone")
-    ) {
-      throw classifyFailure(r);
-    }
-    if (results.length === 0 && r.exitCode !== 0) throw classifyFailure(r);
+    // a non-zero exit is a failure unless qdel answered for every job (or only said they are gone)
+    const allGone = results.every((x) => x.outcome === "gone");
+    if (r.exitCode !== 0 && (results.length === 0 || (unanswered.length > 0 && !allGone))) throw classifyFailure(r);
     return results;
   }
 

@@ -1,6 +1,6 @@
 /** Running the CLI as the testbed user, from a copy of the package that user can read. */
 import { execFileSync, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
 import { asRoot, conf, HOME, USER } from "./testbed.js";
@@ -14,13 +14,7 @@ export const PKG_BIN = join(PKG, "bin/ray-sge.js");
 /** Install the built package where the test user can read it (a checkout may be under a 0700 /root). */
 export function installForUser(): void {
   if (!existsSync(join(ROOT, "dist/cli/main.js"))) execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT });
-  asRoot(["rm", "-rf", PKG]);
-  mkdirSync(join(PKG, "node_modules"), { recursive: true });
-  for (const p of ["dist", "bin", "package.json"]) cpSync(join(ROOT, p), join(PKG, p), { recursive: true });
-  for (const dep of Object.keys(JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")).dependencies)) {
-    cpSync(join(ROOT, "node_modules", dep), join(PKG, "node_modules", dep), { recursive: true });
-  }
-  asRoot(["chown", "-R", USER, PKG]);
+  execFileSync(join(ROOT, "scripts/install-cli"), [PKG, USER]);
 }
 
 export function cli(args: string[], cwd: string): { status: number; stdout: string; stderr: string } {
