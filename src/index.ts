@@ -10,6 +10,8 @@ export * from "./sge/index.js";
 export { VERSION } from "./version.js";
 
 export const sge: SgeClient = new SgeClient();
+export { Autoscaler, plannerSettings, plannerTypes, recentEvents } from "./autoscaler/autoscaler.js";
+export * as planner from "./autoscaler/planner.js";
 export {
   ClusterError,
   type ClusterStatus,
@@ -20,4 +22,6 @@ export {
 } from "./cluster/manager.js";
 export type { HeadInfo } from "./cluster/state.js";
 export * from "./config/index.js";
-export type { RayNode } from "./ray/probe.js";
+export { GcsClient, GcsError } from "./ray/gcs.js";
+export type * from "./ray/messages.js";
+export type { RayNode } from "./ray/nodes.js";

@@ -1,9 +1,10 @@
 /** `ray-sge up | down | status`: the cluster commands. Text for people on stdout, progress on stderr. */
 import { spawn } from "node:child_process";
 import { copyFile, mkdir, open, readdir, readFile, stat } from "node:fs/promises";
-import { homedir } from "node:os";
+import { homedir, hostname } from "node:os";
 import { join } from "node:path";
-import { type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
+import { Autoscaler, type AutoscalerEvent, recentEvents } from "../autoscaler/autoscaler.js";
+import { type AutoscalerMode, type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
 import { loadClusterSpec } from "../config/index.js";
 import type { ClusterSpec } from "../config/normalise.js";
 import { shellQuote } from "../sge/qsub.js";
@@ -34,10 +35,18 @@ async function specFrom(target: string): Promise<{ spec: ClusterSpec; file: stri
   return { spec, file, warnings };
 }
 
-export async function upCommand(config: string, opts: { json?: boolean; timeout?: string }): Promise<void> {
+const AUTOSCALER_MODES = ["head", "local", "off"] as const;
+
+export async function upCommand(
+  config: string,
+  opts: { json?: boolean; timeout?: string; autoscaler?: string },
+): Promise<void> {
   const { spec, file, warnings } = await specFrom(config);
   for (const w of warnings) process.stderr.write(`ray-sge: warning: ${w}\n`);
-  const manager = new RayClusterManager(spec, { log: progress });
+  const mode = opts.autoscaler as AutoscalerMode | undefined;
+  if (mode !== undefined && !AUTOSCALER_MODES.includes(mode))
+    throw new UsageError(`--autoscaler wants one of ${AUTOSCALER_MODES.join(", ")}, not "${opts.autoscaler}"`);
+  const manager = new RayClusterManager(spec, { log: progress, ...(mode ? { autoscaler: mode } : {}) });
   const ac = new AbortController();
   const onInt = () => ac.abort();
   process.once("SIGINT", onInt);
@@ -59,6 +68,7 @@ export async function upCommand(config: string, opts: { json?: boolean; timeout?
       [
         `Ray cluster ${spec.name} is up: head on ${r.head.host} (job ${r.head.job_id}), ${r.workersAlive} worker(s).`,
         `  address:   ${r.address}`,
+        `  autoscaler: ${r.autoscaler}${r.autoscaler === "off" ? "" : `; events: ${join(manager.state.path, "events.jsonl")}`}`,
         `  dashboard: 127.0.0.1:${r.head.dashboard_port} on ${r.head.host} (e.g. ssh -N -L 8265:127.0.0.1:${r.head.dashboard_port} ${r.head.host}, then http://localhost:8265)`,
         "  connect:   export RAY_ADDRESS=" +
           r.address +
@@ -96,8 +106,23 @@ function duration(seconds: number): string {
       : `${seconds}s`;
 }
 
+export interface StatusView extends ClusterStatus {
+  autoscaler?: { pid: number; host: string; mode: string; last_round_at: number } | undefined;
+  events?: AutoscalerEvent[];
+}
+
+function eventText(e: AutoscalerEvent): string {
+  const { time, event, ...rest } = e;
+  const why = rest.why;
+  delete rest.why;
+  const fields = Object.entries(rest)
+    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .join(" ");
+  return `${time.slice(11, 19)} ${event}${fields ? ` ${fields}` : ""}${why ? `: ${why}` : ""}`;
+}
+
 /** Pure: the text of `ray-sge status`. */
-export function renderStatus(s: ClusterStatus): string {
+export function renderStatus(s: StatusView): string {
   const lines = [`Cluster ${s.name}`];
   if (s.head) {
     lines.push(
@@ -109,7 +134,8 @@ export function renderStatus(s: ClusterStatus): string {
   const rows = [["NODE", "TYPE", "SGE", "HOST", "RAY", "CPU USED/TOTAL", "IDLE", "H_RT LEFT"]];
   for (const n of s.nodes) {
     const total = n.resources?.CPU;
-    const used = total === undefined || n.available?.CPU === undefined ? undefined : total - n.available.CPU;
+    // Ray leaves a resource out of `available` when none of it is free
+    const used = total === undefined || n.available === undefined ? undefined : total - (n.available.CPU ?? 0);
     rows.push([
       n.instanceId,
       n.nodeType,
@@ -132,14 +158,31 @@ export function renderStatus(s: ClusterStatus): string {
   }
   for (const n of s.strayRayNodes)
     lines.push(`  Ray node ${n.instanceId || n.nodeId} on ${n.ip} has no job of this cluster`);
+  if (s.autoscaler) lines.push(`  autoscaler: ${s.autoscaler.mode}, pid ${s.autoscaler.pid} on ${s.autoscaler.host}`);
+  else if (s.head)
+    lines.push(
+      `  autoscaler: not running${s.head.autoscaler && s.head.autoscaler !== "head" ? ` (${s.head.autoscaler})` : ""}`,
+    );
+  if (s.events && s.events.length > 0) {
+    lines.push("  recent autoscaler events:");
+    for (const e of s.events) lines.push(`    ${eventText(e)}`);
+  }
   return `${lines.join("\n")}\n`;
 }
 
 export async function statusCommand(target: string, opts: { json?: boolean; watch?: string | boolean }): Promise<void> {
   const { spec } = await specFrom(target);
   const manager = new RayClusterManager(spec);
+  const view = async (): Promise<StatusView> => {
+    const [s, autoscaler, events] = await Promise.all([
+      manager.status(),
+      manager.autoscalerInfo(),
+      recentEvents(manager.state.path, 8),
+    ]);
+    return { ...s, autoscaler, events };
+  };
   if (!opts.watch) {
-    const s = await manager.status();
+    const s = await view();
     process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : renderStatus(s));
     return;
   }
@@ -150,7 +193,7 @@ export async function statusCommand(target: string, opts: { json?: boolean; watc
     stop = true;
   });
   while (!stop) {
-    const s = await manager.status();
+    const s = await view();
     // JSON: one document per line; text: redraw the screen
     process.stdout.write(
       opts.json
@@ -397,4 +440,50 @@ export async function doctorCommand(
     }
   }
   return checks.some((c) => c.status === "fail") ? 1 : 0;
+}
+
+/**
+ * Run the autoscaler in the foreground until the head job ends (what the head job runs; also
+ * `--autoscaler=local`). TARGET: a cluster name, its config, or the spec.json in its state dir.
+ */
+export async function autoscalerCommand(target: string, opts: { mode?: string; once?: boolean }): Promise<void> {
+  let spec: ClusterSpec;
+  if (target.endsWith(".json")) {
+    try {
+      spec = JSON.parse(await readFile(target, "utf8")) as ClusterSpec;
+    } catch (e) {
+      throw new UsageError(`cannot read the cluster spec ${target}: ${(e as Error).message}`);
+    }
+    if (typeof spec.name !== "string" || !Array.isArray(spec.workerTypes) || !spec.autoscaler)
+      throw new UsageError(`${target} is not a ray-sge cluster spec (written by ray-sge up)`);
+  } else spec = (await specFrom(target)).spec;
+  const say = (line: string) => process.stdout.write(`${new Date().toISOString()} ${line}\n`);
+  const manager = new RayClusterManager(spec, { log: say });
+  const other = await manager.autoscalerInfo();
+  if (other && other.pid !== process.pid && !(other.host === hostname() && !pidAlive(other.pid))) {
+    throw new UsageError(
+      `an autoscaler already runs for cluster ${spec.name}: ${other.mode}, pid ${other.pid} on ${other.host}`,
+    );
+  }
+  const autoscaler = new Autoscaler(manager, { mode: opts.mode ?? "local", log: say });
+  if (opts.once) {
+    const r = await autoscaler.round();
+    process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);
+    return;
+  }
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once("SIGINT", stop);
+  process.once("SIGTERM", stop);
+  const outcome = await autoscaler.run(ac.signal);
+  say(`autoscaler of ${spec.name} ends: ${outcome}`);
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
 }

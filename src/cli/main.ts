@@ -47,8 +47,20 @@ export function buildProgram(): Command {
     .description("start a Ray cluster as Grid Engine jobs (or reconcile a running one)")
     .option("--json", "print JSON for scripts")
     .option("--timeout <seconds>", "give up (and delete what was submitted) after this long", "600")
-    .action(async (config: string, opts: { json?: boolean; timeout?: string }) =>
+    .option("--autoscaler <mode>", "head (in the head job), local (on this host) or off; default: the config's")
+    .action(async (config: string, opts: { json?: boolean; timeout?: string; autoscaler?: string }) =>
       (await cluster()).upCommand(config, opts),
+    );
+  program
+    .command("autoscaler")
+    .argument("<cluster>", "cluster name, config file, or the spec.json in its state directory")
+    .description(
+      "run the autoscaler in the foreground until the head job ends (the head job runs it; see up --autoscaler)",
+    )
+    .option("--mode <words>", "how it says where it runs (autoscaler.json, events)")
+    .option("--once", "plan and act once, print the round as JSON")
+    .action(async (target: string, opts: { mode?: string; once?: boolean }) =>
+      (await cluster()).autoscalerCommand(target, opts),
     );
   program
     .command("down")

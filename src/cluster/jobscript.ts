@@ -30,6 +30,8 @@ export interface ScriptInput {
   dashboardPort?: number;
   /** Worker only: how long to wait for the head's address before giving up (seconds). */
   headWaitSeconds?: number;
+  /** Head only: run ray-sge's autoscaler in the job (node and the CLI must be readable on the host). */
+  autoscaler?: { node: string; cli: string; spec: string };
   version: string;
 }
 
@@ -123,11 +125,44 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"; }
 
 function runRay(): string {
   return `
-RAY_PID=
-stop_ray() { log "signal $1: stopping this job's Ray (gracefully)"; [ -n "$RAY_PID" ] && kill -TERM "$RAY_PID" 2>/dev/null; }
+RAY_PID=; AUTOSCALER_PID=
+stop_ray() {
+  log "signal $1: stopping this job's Ray (gracefully)"
+  [ -n "$AUTOSCALER_PID" ] && kill -TERM "$AUTOSCALER_PID" 2>/dev/null
+  [ -n "$RAY_PID" ] && kill -TERM "$RAY_PID" 2>/dev/null
+}
 trap 'stop_ray TERM' TERM; trap 'stop_ray USR1' USR1; trap 'stop_ray USR2' USR2
 "$RAY_BIN" "\${RAY_ARGS[@]}" &
 RAY_PID=$!
+`;
+}
+
+function startAutoscalerCheck(i: ScriptInput): string {
+  if (!i.autoscaler)
+    return `export RSGE_AUTOSCALER=off
+`;
+  const a = i.autoscaler;
+  return `
+# ray-sge's autoscaler runs in this job when node, the CLI and Grid Engine's commands are here
+RSGE_NODE=${shellQuote(a.node)}; RSGE_CLI=${shellQuote(a.cli)}
+if [ ! -x "$RSGE_NODE" ]; then RSGE_AUTOSCALER="unavailable: $RSGE_NODE is not executable on $(hostname)"
+elif [ ! -r "$RSGE_CLI" ]; then RSGE_AUTOSCALER="unavailable: $RSGE_CLI is not readable on $(hostname)"
+elif ! command -v qsub >/dev/null; then RSGE_AUTOSCALER="unavailable: qsub is not on PATH on $(hostname) (not a submit host?)"
+else RSGE_AUTOSCALER=head; fi
+export RSGE_AUTOSCALER
+`;
+}
+
+function startAutoscaler(i: ScriptInput): string {
+  if (!i.autoscaler) return "";
+  return `AUTOSCALER_PID=
+if [ "$RSGE_AUTOSCALER" = head ]; then
+  "$RSGE_NODE" "$RSGE_CLI" autoscaler ${shellQuote(i.autoscaler.spec)} --mode "head job $JOB_ID" >> "$STATE_DIR/logs/autoscaler.$JOB_ID.out" 2>&1 &
+  AUTOSCALER_PID=$!
+  log "autoscaler started (pid $AUTOSCALER_PID), log: $STATE_DIR/logs/autoscaler.$JOB_ID.out"
+else
+  log "autoscaler: $RSGE_AUTOSCALER"
+fi
 `;
 }
 
@@ -137,6 +172,7 @@ while :; do
   kill -0 "$RAY_PID" 2>/dev/null || break   # a trapped signal interrupts wait: wait again
 done
 log "Ray exited with code $rc"
+[ -n "$AUTOSCALER_PID" ] && kill -TERM "$AUTOSCALER_PID" 2>/dev/null
 exit "$rc"
 `;
 
@@ -144,7 +180,7 @@ export function renderHeadScript(i: ScriptInput): string {
   const pinned = (name: string, port: number | undefined) => (port === undefined ? "" : `PORT_${name}=${port}\n`);
   return `${header(i)}${setup(i)}${rayEnvironment(i)}
 read -r ${PORT_NAMES.map((p) => `PORT_${p}`).join(" ")} < <(free_ports ${PORT_NAMES.length}) || fail "cannot pick free ports"
-${pinned("gcs", i.gcsPort)}${pinned("dashboard", i.dashboardPort)}export RAY_enable_autoscaler_v2=1
+${pinned("gcs", i.gcsPort)}${pinned("dashboard", i.dashboardPort)}${startAutoscalerCheck(i)}export RAY_enable_autoscaler_v2=1
 RAY_ARGS=(start --head --block --disable-usage-stats --no-monitor
   --node-ip-address="$NODE_IP" --port="$PORT_gcs" --temp-dir="$RAY_TEMP"
   --dashboard-host=127.0.0.1 --dashboard-port="$PORT_dashboard" --ray-client-server-port="$PORT_client"
@@ -163,13 +199,14 @@ done
 import json, os, sys, time
 info = {"cluster": ${JSON.stringify(i.cluster)}, "job_id": "$JOB_ID", "host": "$(hostname)", "ip": "$NODE_IP",
         "gcs_port": $PORT_gcs, "dashboard_port": $PORT_dashboard, "client_port": $PORT_client,
-        "temp_dir": "$RAY_TEMP", "ray_python": "$RAY_PY", "started_at": time.time()}
+        "temp_dir": "$RAY_TEMP", "ray_python": "$RAY_PY", "started_at": time.time(),
+        "autoscaler": os.environ.get("RSGE_AUTOSCALER", "off")}
 tmp = sys.argv[1] + ".tmp"
 with open(tmp, "w") as f: json.dump(info, f)
 os.replace(tmp, sys.argv[1])
 PUBLISH
 log "head up: GCS $NODE_IP:$PORT_gcs, dashboard 127.0.0.1:$PORT_dashboard on $(hostname)"
-${WAIT_RAY}`;
+${startAutoscaler(i)}${WAIT_RAY}`;
 }
 
 export function renderWorkerScript(i: ScriptInput): string {

@@ -4,9 +4,14 @@
  * names and context) and in the cluster's state directory, so a new process picks up where another
  * left off, and `shutdown` works from Grid Engine alone.
  */
+import { spawn } from "node:child_process";
+import { open, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { askAutoscalerToStop, clearAutoscalerStop } from "../autoscaler/autoscaler.js";
 import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
-import { drainRayNode, listRayNodes, type PendingDemand, type RayNode, rayState } from "../ray/probe.js";
+import { GcsClient } from "../ray/gcs.js";
+import { type PendingDemand, pendingDemandFrom, type RayNode, rayNodesFrom } from "../ray/nodes.js";
 import { SgeClient } from "../sge/client.js";
 import type { Complex } from "../sge/qconf.js";
 import type { JobEntry } from "../sge/qstat.js";
@@ -25,8 +30,15 @@ import {
   workerJobName,
 } from "./state.js";
 
+export type AutoscalerMode = "head" | "local" | "off";
+
+/** The CLI this library belongs to: what the head job (or a local process) runs as the autoscaler. */
+export const CLI_PATH = fileURLToPath(new URL("../../bin/ray-sge.js", import.meta.url));
+
 export interface ManagerOptions {
   sge?: SgeClient;
+  /** Where the autoscaler runs (default: the config's autoscaler.mode). */
+  autoscaler?: AutoscalerMode;
   /** Progress lines while waiting (default: none). */
   log?: (line: string) => void;
 }
@@ -43,7 +55,7 @@ export interface NodeStatus {
   host?: string;
   /** Why the job waits, when Grid Engine says (pending jobs only). */
   waitingBecause?: string;
-  ray: "ALIVE" | "DEAD" | "not registered" | "unknown";
+  ray: "ALIVE" | "DRAINING" | "DEAD" | "not registered" | "unknown";
   /** Ray's total resources of the node. */
   resources?: Record<string, number>;
   /** Ray's resources not in use. */
@@ -67,6 +79,8 @@ export interface ClusterStatus {
 
 export interface UpResult {
   head: HeadInfo;
+  /** Where the autoscaler runs, in words ("in the head job 12", "locally (pid 345)", "off"). */
+  autoscaler: string;
   address: string;
   submitted: SubmitResult[];
   reused: boolean;
@@ -167,6 +181,7 @@ export class RayClusterManager {
   readonly state: StateDir;
   private readonly log: (line: string) => void;
   private perSlot: Promise<boolean> | undefined;
+  readonly autoscalerMode: AutoscalerMode;
 
   constructor(
     readonly spec: ClusterSpec,
@@ -175,6 +190,7 @@ export class RayClusterManager {
     this.sge = options.sge ?? new SgeClient();
     this.state = new StateDir(spec.stateDir);
     this.log = options.log ?? (() => {});
+    this.autoscalerMode = options.autoscaler ?? spec.autoscaler.mode;
   }
 
   // ------------------------------------------------------------------------------------ submit
@@ -198,6 +214,9 @@ export class RayClusterManager {
     if (type.role === "head") {
       return renderHeadScript({
         ...input,
+        ...(this.autoscalerMode === "head"
+          ? { autoscaler: { node: process.execPath, cli: CLI_PATH, spec: this.state.specPath } }
+          : {}),
         ...(this.spec.gcsPort ? { gcsPort: this.spec.gcsPort } : {}),
         ...(this.spec.dashboardPort ? { dashboardPort: this.spec.dashboardPort } : {}),
       });
@@ -330,6 +349,8 @@ export class RayClusterManager {
     const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
     await this.preflight();
     const tokenIsNew = await this.state.ensure();
+    await this.writeSpec();
+    await clearAutoscalerStop(this.state.path);
     const existing = (await this.jobs()).filter((j) => j.status !== "deleting");
     const head = existing.find((j) => parseJobName(this.spec.name, j.name)?.role === "head" && j.status !== "error");
     const submitted: SubmitResult[] = [];
@@ -359,10 +380,12 @@ export class RayClusterManager {
         }
       }
       const info = await this.waitForHead(head?.id ?? (submitted[0] as SubmitResult).jobId, deadline, opts.signal);
+      const autoscaler = await this.ensureAutoscaler(info);
       const want = this.spec.workerTypes.reduce((n, t) => n + t.minWorkers, 0);
       const alive = await this.waitForWorkers(info, want, deadline, opts.signal);
       return {
         head: info,
+        autoscaler,
         address: `${info.ip}:${info.gcs_port}`,
         submitted,
         reused: head !== undefined,
@@ -376,6 +399,55 @@ export class RayClusterManager {
         await this.sge.deleteJobs(submitted.map((s) => s.jobId)).catch(() => undefined);
       }
       throw e;
+    }
+  }
+
+  /** The normalised config, for the autoscaler (in the head job it cannot see the user's config file). */
+  private async writeSpec(): Promise<void> {
+    const tmp = `${this.state.specPath}.tmp`;
+    await writeFile(tmp, JSON.stringify(this.spec, null, 2), { mode: 0o600 });
+    await rename(tmp, this.state.specPath);
+  }
+
+  /** Is an autoscaler of this cluster alive (its heartbeat, autoscaler.json, is fresh)? */
+  async autoscalerInfo(): Promise<{ pid: number; host: string; mode: string; last_round_at: number } | undefined> {
+    try {
+      const a = JSON.parse(await readFile(join(this.state.path, "autoscaler.json"), "utf8"));
+      return Date.now() / 1000 - a.last_round_at < 30 ? a : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /**
+   * The autoscaler as configured: in the head job (the head says whether it could start it there;
+   * if not, it runs here instead, and we say so), here on this host, or off.
+   */
+  private async ensureAutoscaler(info: HeadInfo): Promise<string> {
+    if (this.autoscalerMode === "off") return "off";
+    if (this.autoscalerMode === "head" && info.autoscaler === "head") return `in the head job ${info.job_id}`;
+    const running = await this.autoscalerInfo();
+    if (running) return `${running.mode} (pid ${running.pid} on ${running.host})`;
+    if (this.autoscalerMode === "head") {
+      this.log(
+        `the autoscaler cannot run in the head job (${info.autoscaler ?? "unknown"}): running it on this host instead`,
+      );
+    }
+    return `locally (pid ${await this.startLocalAutoscaler()}; it stops when the head job ends)`;
+  }
+
+  /** Start `ray-sge autoscaler` on this host, detached, its output in the cluster's logs. */
+  async startLocalAutoscaler(): Promise<number> {
+    const log = await open(join(this.state.logDir, "autoscaler.local.out"), "a", 0o600);
+    try {
+      const child = spawn(process.execPath, [CLI_PATH, "autoscaler", this.state.specPath, "--mode", "local"], {
+        detached: true,
+        stdio: ["ignore", log.fd, log.fd],
+      });
+      child.unref();
+      return child.pid ?? 0;
+    } finally {
+      await log.close();
     }
   }
 
@@ -438,19 +510,34 @@ export class RayClusterManager {
     }
   }
 
-  async rayNodes(info: HeadInfo, signal?: AbortSignal): Promise<RayNode[]> {
-    return listRayNodes(this.sge.runner, {
-      python: info.ray_python ?? "python3",
-      address: `${info.ip}:${info.gcs_port}`,
-      tokenPath: this.state.tokenPath,
-      ...(signal ? { signal } : {}),
-    });
+  private gcsClients = new Map<string, GcsClient>();
+
+  /** A gRPC client of the head's GCS with the cluster's token (one per address, kept). */
+  async gcs(info: HeadInfo): Promise<GcsClient> {
+    const address = `${info.ip}:${info.gcs_port}`;
+    let c = this.gcsClients.get(address);
+    if (!c) {
+      const token = (await readFile(this.state.tokenPath, "utf8")).trim();
+      c = new GcsClient({ address, token });
+      this.gcsClients.set(address, c);
+    }
+    return c;
+  }
+
+  /** Close the GCS connections (a process that is done with the manager exits sooner). */
+  close(): void {
+    for (const c of this.gcsClients.values()) c.close();
+    this.gcsClients.clear();
+  }
+
+  async rayNodes(info: HeadInfo): Promise<RayNode[]> {
+    return rayNodesFrom(await (await this.gcs(info)).getClusterResourceState());
   }
 
   private async waitForWorkers(info: HeadInfo, want: number, deadline: number, signal?: AbortSignal): Promise<number> {
     let last = -1;
     while (Date.now() < deadline) {
-      const nodes = await this.rayNodes(info, signal).catch(() => undefined);
+      const nodes = await this.rayNodes(info).catch(() => undefined);
       const alive = nodes?.filter((n) => n.state === "ALIVE" && !n.isHead).length ?? 0;
       if (alive !== last) this.log(`Ray: head up at ${info.ip}:${info.gcs_port}, ${alive}/${want} worker(s) joined`);
       last = alive;
@@ -470,15 +557,12 @@ export class RayClusterManager {
     let rayError: string | undefined;
     const headAlive = head && jobs.some((j) => String(j.id) === head.job_id && j.status === "running");
     if (head && headAlive) {
-      ray = await rayState(this.sge.runner, {
-        python: head.ray_python ?? "python3",
-        address: `${head.ip}:${head.gcs_port}`,
-        tokenPath: this.state.tokenPath,
-        ...(signal ? { signal } : {}),
-      }).catch((e: Error) => {
-        rayError = e.message;
-        return undefined;
-      });
+      try {
+        const s = await (await this.gcs(head)).getClusterResourceState();
+        ray = { nodes: rayNodesFrom(s), demand: pendingDemandFrom(s) };
+      } catch (e) {
+        rayError = (e as Error).message;
+      }
     } else rayError = jobs.length === 0 ? "no jobs" : "the head job is not running";
     // why pending jobs wait: one qstat -j per pending job (not per task)
     const reasons = new Map<number, string>();
@@ -575,17 +659,14 @@ export class RayClusterManager {
       if (n.sgeStatus === "running" && n.ray === "ALIVE" && head) {
         const node = (await this.rayNodes(head)).find((r) => r.instanceId === n.instanceId);
         const drain = node
-          ? await drainRayNode(this.sge.runner, {
-              python: head.ray_python ?? "python3",
-              address: `${head.ip}:${head.gcs_port}`,
-              tokenPath: this.state.tokenPath,
-              nodeId: node.nodeId,
-              reason: "IDLE_TERMINATION",
-              message: `ray-sge scale ${this.spec.name} --workers ${workers}`,
-            })
-          : { accepted: true, message: "" };
+          ? await (await this.gcs(head)).drainNode(
+              node.nodeId,
+              "IDLE_TERMINATION",
+              `ray-sge scale ${this.spec.name} --workers ${workers}`,
+            )
+          : { accepted: true, rejection: "" };
         if (!drain.accepted && !opts.force) {
-          result.kept.push({ node: n.instanceId, why: `busy (drain refused: ${drain.message || "node not idle"})` });
+          result.kept.push({ node: n.instanceId, why: `busy (drain refused: ${drain.rejection || "node not idle"})` });
           this.log(`keeping ${n.instanceId} on ${n.host}: busy (use --force to remove it anyway)`);
           continue;
         }
@@ -602,6 +683,8 @@ export class RayClusterManager {
 
   /** Delete every job of the cluster found in Grid Engine and wait until they are gone. Idempotent. */
   async shutdown(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ deleted: number[] }> {
+    // the autoscaler checks this before each submission: nothing new appears while we delete
+    await askAutoscalerToStop(this.state.path);
     const ids = await this.ownJobIds();
     if (ids.length > 0) {
       this.log(`deleting job(s) ${ids.join(", ")}`);
@@ -619,6 +702,13 @@ export class RayClusterManager {
     }
     const left = await remaining();
     if (left.length > 0) throw new ClusterError(`jobs still there after qdel: ${left.join(", ")}`);
+    // a submission that raced with us (the autoscaler acting as we began): delete it as well
+    const late = (await this.ownJobIds()).filter((id) => !mine.has(id));
+    if (late.length > 0) {
+      this.log(`deleting job(s) submitted while shutting down: ${late.join(", ")}`);
+      await this.sge.deleteJobs(late, { force: true });
+      ids.push(...late);
+    }
     await this.state.clearHeadInfo();
     return { deleted: ids };
   }

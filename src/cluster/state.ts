@@ -41,6 +41,8 @@ export interface HeadInfo {
   temp_dir: string;
   ray_python?: string;
   started_at: number;
+  /** "head" when ray-sge's autoscaler runs in the head job, "off", or "unavailable: why". */
+  autoscaler?: string;
 }
 
 export class StateDir {
@@ -51,6 +53,10 @@ export class StateDir {
   }
   get headInfoPath(): string {
     return join(this.path, "head.json");
+  }
+  /** The normalised config the autoscaler in the head job reads. */
+  get specPath(): string {
+    return join(this.path, "spec.json");
   }
   get logDir(): string {
     return join(this.path, "logs");

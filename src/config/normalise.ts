@@ -39,6 +39,15 @@ export interface NodeTypeSpec {
   setupCommands: string[];
 }
 
+export interface AutoscalerSpec {
+  mode: "head" | "local" | "off";
+  intervalMs: number;
+  /** undefined: per type, a tenth of its h_rt, at most 300 s. */
+  walltimeMarginMs?: number;
+  queuedGraceMs: number;
+  failureBackoffMs: number;
+}
+
 export interface ClusterSpec {
   name: string;
   /** The cluster's directory on the shared filesystem (mode 0700). */
@@ -48,6 +57,7 @@ export interface ClusterSpec {
   dashboardPort?: number;
   maxWorkers: number;
   idleTimeoutMinutes: number;
+  autoscaler: AutoscalerSpec;
   memoryComplex: string;
   /** undefined: decided at preflight from the complex (consumable per slot or not). */
   memoryPerSlot?: boolean;
@@ -328,6 +338,12 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
     rayExecutable: raw.ray?.ray_executable ?? "ray",
     maxWorkers,
     idleTimeoutMinutes: raw.idle_timeout_minutes ?? 5,
+    autoscaler: {
+      mode: raw.autoscaler?.mode ?? "head",
+      intervalMs: (raw.autoscaler?.interval_seconds ?? 1) * 1000,
+      queuedGraceMs: (raw.autoscaler?.queued_grace_seconds ?? 30) * 1000,
+      failureBackoffMs: (raw.autoscaler?.failure_backoff_seconds ?? 30) * 1000,
+    },
     memoryComplex,
     gpuComplex: global.gpu_complex ?? "gpu",
     head,
@@ -335,6 +351,8 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
   };
   if (raw.ray?.gcs_port !== undefined) spec.gcsPort = raw.ray.gcs_port;
   if (raw.ray?.dashboard_port !== undefined) spec.dashboardPort = raw.ray.dashboard_port;
+  if (raw.autoscaler?.walltime_margin_seconds !== undefined)
+    spec.autoscaler.walltimeMarginMs = raw.autoscaler.walltime_margin_seconds * 1000;
   if (global.memory_per_slot !== undefined) spec.memoryPerSlot = global.memory_per_slot;
   return { spec, warnings };
 }

@@ -84,6 +84,21 @@ export const configSchema = z.strictObject({
       dashboard_port: z.number().int().min(1024).max(65535).optional(),
     })
     .optional(),
+  /** ray-sge's autoscaler (Ray's demand -> Grid Engine jobs). */
+  autoscaler: z
+    .strictObject({
+      /** head: runs inside the head job (default); local: on the host that ran `up`; off: none. */
+      mode: z.enum(["head", "local", "off"]).optional(),
+      /** Seconds between rounds (default 1). */
+      interval_seconds: z.number().min(0.1).max(600).optional(),
+      /** Drain a node this long before its h_rt (default: a tenth of h_rt, at most 300 s). */
+      walltime_margin_seconds: z.number().min(0).max(86_400).optional(),
+      /** A queued worker whose demand is gone is deleted after this long (default 30). */
+      queued_grace_seconds: z.number().min(0).max(86_400).optional(),
+      /** Wait after a failed worker before the next of its type, doubling per failure (default 30). */
+      failure_backoff_seconds: z.number().min(0).max(86_400).optional(),
+    })
+    .optional(),
   /** Where the cluster's state lives on the shared filesystem (default ~/.ray-sge/clusters). */
   state_dir: z.string().min(1).optional(),
   head_node: z.strictObject({

@@ -1,0 +1,490 @@
+/**
+ * The autoscaler's loop, the imperative shell around planner.ts. Each round: one qstat of the
+ * cluster's jobs and one GetClusterResourceState from the GCS; the planner decides; we submit (one
+ * array job per node type), drain through the GCS and qdel only what was drained, delete what is no
+ * longer wanted, and report to Ray (ReportAutoscalingState) so that `ray status` shows the workers
+ * waiting in Grid Engine. Every decision goes to the cluster's events log with its reason.
+ *
+ * All state that matters lives in Grid Engine and the GCS, so a restarted autoscaler (even after
+ * kill -9) picks up with no duplicate submissions; what the planner remembers (backoff, grace times)
+ * only makes it gentler. A failed qstat or an unreachable GCS means no action that round, never
+ * "the nodes are gone".
+ */
+import { appendFile, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
+import { join } from "node:path";
+import type { RayClusterManager } from "../cluster/manager.js";
+import { parseJobName } from "../cluster/state.js";
+import type { ClusterSpec } from "../config/normalise.js";
+import { GcsClient } from "../ray/gcs.js";
+import type { ClusterResourceState } from "../ray/messages.js";
+import type { JobEntry } from "../sge/qstat.js";
+import { formatRuntime } from "../sge/qsub.js";
+import { parseDuration } from "../sge/units.js";
+import {
+  DEFAULT_SETTINGS,
+  type EndedJob,
+  emptyMemory,
+  type JobPhase,
+  type Plan,
+  type PlannerMemory,
+  type PlannerNodeType,
+  type PlannerSettings,
+  plan,
+  recordFailure,
+  type WorkerJob,
+} from "./planner.js";
+
+/** Pure: the planner's view of the config's worker types. */
+export function plannerTypes(spec: ClusterSpec): PlannerNodeType[] {
+  return spec.workerTypes.map((t) => {
+    const resources: Record<string, number> = { CPU: t.slots, ...t.customResources };
+    if (t.gpus > 0) resources.GPU = t.gpus;
+    if (t.memoryBytes !== undefined) resources.memory = t.memoryBytes;
+    const p: PlannerNodeType = {
+      name: t.name,
+      resources,
+      labels: t.labels,
+      minWorkers: t.minWorkers,
+      maxWorkers: t.maxWorkers,
+    };
+    if (t.sge.hardRuntime !== undefined) {
+      p.walltimeS = parseDuration(formatRuntime("h_rt", t.sge.hardRuntime)) ?? 0;
+      p.walltimeMarginMs = spec.autoscaler.walltimeMarginMs ?? Math.min(300_000, p.walltimeS * 100);
+    }
+    return p;
+  });
+}
+
+export function plannerSettings(spec: ClusterSpec): PlannerSettings {
+  return {
+    ...DEFAULT_SETTINGS,
+    idleTimeoutMs: spec.idleTimeoutMinutes * 60_000,
+    cancelAfterMs: spec.autoscaler.queuedGraceMs,
+    backoffBaseMs: spec.autoscaler.failureBackoffMs,
+  };
+}
+
+function phaseOf(status: JobEntry["status"]): JobPhase | undefined {
+  switch (status) {
+    case "pending":
+      return "pending";
+    case "running":
+    case "transferring":
+      return "running";
+    case "error":
+      return "error";
+    case "deleting":
+      return undefined;
+    default:
+      return "other";
+  }
+}
+
+export interface AutoscalerEvent {
+  time: string;
+  event: string;
+  [k: string]: unknown;
+}
+
+export interface RoundResult {
+  /** "ok": planned and acted; "skipped": Grid Engine or the GCS did not answer; "head-gone": stop. */
+  outcome: "ok" | "skipped" | "head-gone" | "stopped";
+  plan?: Plan;
+  error?: string;
+  ms: number;
+}
+
+export interface AutoscalerOptions {
+  /** Where the process runs, for autoscaler.json ("head job 123" or "local"). */
+  mode?: string;
+  log?: (line: string) => void;
+  now?: () => number;
+}
+
+const STOP_FILE = "autoscaler.stop";
+
+export class Autoscaler {
+  readonly events: string;
+  private readonly log: (line: string) => void;
+  private readonly now: () => number;
+  private memory: PlannerMemory = emptyMemory();
+  private gcs: GcsClient | undefined;
+  private gcsFor = "";
+  private headJob: number | undefined;
+  private version: number;
+  /** Worker instances seen last round: type, start, whether Ray registered them. */
+  private known = new Map<string, { type: string; jobId: number; startedMs?: number; registered: boolean }>();
+  /** Instances we deleted: their disappearance is no failure. */
+  private deletedByUs = new Set<string>();
+  private reasons = new Map<number, { at: number; text?: string }>();
+  private failuresInRow = 0;
+  private lastHeartbeat = 0;
+  private rounds = 0;
+  private lastError: string | undefined;
+  private readonly startedAt = Date.now();
+
+  constructor(
+    readonly manager: RayClusterManager,
+    private readonly options: AutoscalerOptions = {},
+  ) {
+    this.events = join(manager.state.path, "events.jsonl");
+    this.log = options.log ?? (() => {});
+    this.now = options.now ?? Date.now;
+    // increasing across restarts, as Ray wants of autoscaler_state_version
+    this.version = Date.now();
+  }
+
+  get spec(): ClusterSpec {
+    return this.manager.spec;
+  }
+
+  async event(event: string, fields: Record<string, unknown> = {}): Promise<void> {
+    const e: AutoscalerEvent = { time: new Date(this.now()).toISOString(), event, ...fields };
+    this.log(
+      `${event}${Object.entries(fields)
+        .map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+        .join("")}`,
+    );
+    await appendFile(this.events, `${JSON.stringify(e)}\n`, { mode: 0o600 }).catch(() => undefined);
+  }
+
+  /** Run rounds until the head goes away, a stop is asked for (`down`), or the signal aborts. */
+  async run(signal?: AbortSignal): Promise<RoundResult["outcome"]> {
+    await this.event("autoscaler-started", {
+      pid: process.pid,
+      host: hostname(),
+      mode: this.options.mode ?? "local",
+      interval_s: this.spec.autoscaler.intervalMs / 1000,
+    });
+    try {
+      while (!signal?.aborted) {
+        const r = await this.round();
+        if (r.outcome === "head-gone" || r.outcome === "stopped") {
+          await this.event("autoscaler-stopped", { why: r.error ?? r.outcome });
+          return r.outcome;
+        }
+        // back off while Grid Engine or the GCS do not answer: 1 s, 2 s, 4 s ... 30 s
+        const wait =
+          r.outcome === "skipped"
+            ? Math.min(30_000, this.spec.autoscaler.intervalMs * 2 ** Math.min(5, this.failuresInRow))
+            : this.spec.autoscaler.intervalMs;
+        await sleep(Math.max(0, wait - (r.outcome === "ok" ? r.ms : 0)), signal);
+      }
+      return "stopped";
+    } finally {
+      this.gcs?.close();
+      await rm(join(this.manager.state.path, "autoscaler.json"), { force: true }).catch(() => undefined);
+    }
+  }
+
+  private async stopAsked(): Promise<boolean> {
+    try {
+      await stat(join(this.manager.state.path, STOP_FILE));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async client(): Promise<GcsClient | undefined> {
+    const head = await this.manager.state.readHeadInfo();
+    if (!head) return undefined;
+    const addr = `${head.ip}:${head.gcs_port}`;
+    if (this.gcs && this.gcsFor === addr) return this.gcs;
+    this.gcs?.close();
+    const token = (await readFile(this.manager.state.tokenPath, "utf8")).trim();
+    this.gcs = new GcsClient({ address: addr, token, timeoutMs: 5000 });
+    this.gcsFor = addr;
+    this.headJob = Number(head.job_id);
+    return this.gcs;
+  }
+
+  private skip(what: string, e: unknown, t0: number): RoundResult {
+    this.failuresInRow++;
+    const error = `${what}: ${e instanceof Error ? e.message : String(e)}`;
+    if (error !== this.lastError) void this.event("round-skipped", { why: error, action: "none this round" });
+    this.lastError = error;
+    return { outcome: "skipped", error, ms: this.now() - t0 };
+  }
+
+  async round(): Promise<RoundResult> {
+    const t0 = this.now();
+    if (await this.stopAsked()) return { outcome: "stopped", error: "stop asked (ray-sge down)", ms: 0 };
+    let jobs: JobEntry[];
+    try {
+      jobs = await this.manager.jobs();
+    } catch (e) {
+      return this.skip("qstat failed", e, t0);
+    }
+    let gcs: GcsClient | undefined;
+    try {
+      gcs = await this.client();
+    } catch (e) {
+      return this.skip("cannot read the cluster's token", e, t0);
+    }
+    const head = jobs.find((j) => parseJobName(this.spec.name, j.name)?.role === "head");
+    if (!head || head.status === "deleting" || (this.headJob !== undefined && head.id !== this.headJob)) {
+      return { outcome: "head-gone", error: "the head job is gone", ms: this.now() - t0 };
+    }
+    if (!gcs) return this.skip("no head address yet", "head.json missing", t0);
+    let ray: ClusterResourceState;
+    try {
+      ray = await gcs.getClusterResourceState();
+    } catch (e) {
+      return this.skip("GCS not answering", e, t0);
+    }
+    this.failuresInRow = 0;
+    this.lastError = undefined;
+
+    const now = this.now();
+    const workers = await this.workerJobs(jobs, now);
+    const ended = await this.endedJobs(workers, ray, now);
+    const p = plan({
+      now,
+      types: plannerTypes(this.spec),
+      maxWorkers: this.spec.maxWorkers,
+      jobs: workers,
+      ray,
+      ended,
+      settings: plannerSettings(this.spec),
+      memory: this.memory,
+    });
+    this.memory = p.memory;
+    for (const f of p.newFailures)
+      await this.event("worker-failed", { type: f.type, instance: f.instanceId, why: f.reason });
+    await this.act(p, gcs, now);
+    try {
+      await gcs.reportAutoscalingState({
+        lastSeenClusterVersion: ray.version,
+        version: ++this.version,
+        pendingInstances: p.pendingInstances,
+        infeasible: p.infeasible,
+        infeasibleGangs: p.infeasibleGangs,
+        infeasibleConstraints: p.infeasibleConstraints,
+        failed: this.memory.failures,
+      });
+    } catch (e) {
+      void this.skip("ReportAutoscalingState failed", e, t0);
+    }
+    this.rounds++;
+    await this.heartbeat(p);
+    return { outcome: "ok", plan: p, ms: this.now() - t0 };
+  }
+
+  private async workerJobs(jobs: JobEntry[], now: number): Promise<WorkerJob[]> {
+    const out: WorkerJob[] = [];
+    const typeQueue = new Map(this.spec.workerTypes.map((t) => [t.name, t.sge.queue]));
+    for (const j of jobs) {
+      const who = parseJobName(this.spec.name, j.name);
+      if (!who || who.role !== "worker") continue;
+      const phase = phaseOf(j.status);
+      if (!phase) continue;
+      const w: WorkerJob = {
+        instanceId: `${j.id}.${j.taskId ?? 0}`,
+        jobId: j.id,
+        taskId: j.taskId ?? 0,
+        type: who.type,
+        phase,
+        submittedMs: j.submittedAtMs ?? j.startedAtMs ?? now,
+      };
+      if (j.startedAtMs !== undefined) w.startedMs = j.startedAtMs;
+      if (j.host) w.host = j.host;
+      const q = phase === "running" ? j.queue : typeQueue.get(who.type);
+      if (q) w.queue = q;
+      out.push(w);
+    }
+    // Grid Engine's reason for jobs waiting or in error: one qstat -j per job, at most every 10 s
+    const ask = [...new Set(out.filter((w) => w.phase === "pending" || w.phase === "error").map((w) => w.jobId))];
+    await Promise.all(
+      ask.map(async (id) => {
+        const cached = this.reasons.get(id);
+        if (cached && now - cached.at < 10_000) return;
+        const d = await this.manager.sge.jobDetail(id).catch(() => undefined);
+        const text = d
+          ? ([...d.tasks.flatMap((t) => t.messages), ...d.schedulingMessages][0] ?? undefined)
+          : cached?.text;
+        this.reasons.set(id, text === undefined ? { at: now } : { at: now, text });
+      }),
+    );
+    for (const w of out) {
+      const r = this.reasons.get(w.jobId)?.text;
+      if (r && (w.phase === "pending" || w.phase === "error")) w.reason = r;
+    }
+    const live = new Set(out.map((w) => w.jobId));
+    for (const id of this.reasons.keys()) if (!live.has(id)) this.reasons.delete(id);
+    return out;
+  }
+
+  /** Worker jobs gone from Grid Engine since last round that we did not delete, with qacct's account of them. */
+  private async endedJobs(workers: WorkerJob[], ray: ClusterResourceState, now: number): Promise<EndedJob[]> {
+    const registered = new Set(ray.nodes.filter((n) => n.status !== "DEAD").map((n) => n.instanceId));
+    const current = new Set(workers.map((w) => w.instanceId));
+    const ended: EndedJob[] = [];
+    for (const [id, k] of this.known) {
+      if (current.has(id)) continue;
+      if (this.deletedByUs.has(id)) {
+        this.deletedByUs.delete(id);
+        continue;
+      }
+      const [rec] = await this.manager.sge
+        .accounting(id, { name: `rsge-${this.spec.name}-w-${k.type}` })
+        .catch(() => [undefined]);
+      const reason = rec
+        ? `ended with exit status ${rec.exitStatus}${rec.exitSignal ? ` (${rec.exitSignal})` : ""}${rec.failed ? `, failed ${rec.failed}${rec.failedReason ? ` (${rec.failedReason})` : ""}` : ""} on ${rec.host}; log: ${join(this.manager.state.logDir, `${k.type}.${k.jobId}.${id.split(".")[1]}.out`)}`
+        : "ended (no accounting record yet)";
+      const e: EndedJob = { instanceId: id, type: k.type, endedMs: now, registered: k.registered, reason };
+      if (k.startedMs !== undefined) e.startedMs = k.startedMs;
+      ended.push(e);
+      await this.event("worker-ended", { instance: id, type: k.type, why: reason });
+    }
+    const known = new Map<string, { type: string; jobId: number; startedMs?: number; registered: boolean }>();
+    for (const w of workers) {
+      const prev = this.known.get(w.instanceId);
+      const k: { type: string; jobId: number; startedMs?: number; registered: boolean } = {
+        type: w.type,
+        jobId: w.jobId,
+        registered: (prev?.registered ?? false) || registered.has(w.instanceId),
+      };
+      if (w.startedMs !== undefined) k.startedMs = w.startedMs;
+      known.set(w.instanceId, k);
+    }
+    this.known = known;
+    return ended;
+  }
+
+  private async act(p: Plan, gcs: GcsClient, now: number): Promise<void> {
+    if (p.cancel.length > 0) {
+      const refs = p.cancel.map((c) => `${c.jobId}.${c.taskId}`);
+      try {
+        await this.manager.sge.deleteJobs(refs);
+        for (const c of p.cancel) {
+          this.deletedByUs.add(c.instanceId);
+          await this.event("worker-deleted", { instance: c.instanceId, why: c.why });
+        }
+      } catch (e) {
+        await this.event("qdel-failed", { instances: refs, why: (e as Error).message });
+      }
+    }
+    for (const d of p.drain) {
+      let r: { accepted: boolean; rejection: string };
+      try {
+        r = await gcs.drainNode(d.nodeId, d.reason, `ray-sge autoscaler: ${d.why}`, d.deadlineMs);
+      } catch (e) {
+        await this.event("drain-failed", { instance: d.instanceId, why: (e as Error).message });
+        continue;
+      }
+      if (!r.accepted) {
+        await this.event("drain-refused", { instance: d.instanceId, reason: d.reason, why: r.rejection || "refused" });
+        continue;
+      }
+      if (d.reason === "PREEMPTION") {
+        await this.event("walltime-drain", {
+          instance: d.instanceId,
+          why: d.why,
+          deadline: new Date(d.deadlineMs).toISOString(),
+        });
+        continue;
+      }
+      const [job, task] = d.instanceId.split(".");
+      try {
+        await this.manager.sge.deleteJobs([`${job}.${task}`]);
+        this.deletedByUs.add(d.instanceId);
+        await this.event("scale-down", { instance: d.instanceId, why: d.why });
+      } catch (e) {
+        await this.event("qdel-failed", { instances: [d.instanceId], why: (e as Error).message });
+      }
+    }
+    for (const l of p.launch) {
+      if (await this.stopAsked()) return;
+      try {
+        const r = await this.manager.addWorkers(l.type, l.count);
+        await this.event("scale-up", { type: l.type, count: l.count, job: r.jobId, why: l.why });
+      } catch (e) {
+        const why = (e as Error).message;
+        recordFailure(this.memory, plannerSettings(this.spec), now, {
+          type: l.type,
+          instanceId: "qsub",
+          reason: `qsub refused: ${why}`,
+          startMs: now,
+        });
+        await this.event("submit-failed", { type: l.type, count: l.count, why });
+      }
+    }
+    for (const r of p.infeasible)
+      await this.once("infeasible", JSON.stringify(r.resources), {
+        request: r.resources,
+        why: "no node type can hold it",
+      });
+    for (const h of p.held) await this.once("held", h, { why: h });
+  }
+
+  private said = new Map<string, number>();
+
+  /** Log a standing condition once (again after 10 minutes), not every round. */
+  private async once(event: string, key: string, fields: Record<string, unknown>): Promise<void> {
+    const k = `${event}:${key}`;
+    const last = this.said.get(k);
+    if (last !== undefined && this.now() - last < 600_000) return;
+    this.said.set(k, this.now());
+    await this.event(event, fields);
+  }
+
+  private async heartbeat(p: Plan): Promise<void> {
+    if (this.now() - this.lastHeartbeat < 5000) return;
+    this.lastHeartbeat = this.now();
+    const file = join(this.manager.state.path, "autoscaler.json");
+    const info = {
+      pid: process.pid,
+      host: hostname(),
+      mode: this.options.mode ?? "local",
+      started_at: this.startedAt / 1000,
+      last_round_at: this.now() / 1000,
+      rounds: this.rounds,
+      pending_instances: p.pendingInstances.length,
+      infeasible: p.infeasible.length + p.infeasibleGangs.length + p.infeasibleConstraints.length,
+    };
+    await writeFile(`${file}.tmp`, JSON.stringify(info), { mode: 0o600 });
+    await rename(`${file}.tmp`, file);
+  }
+}
+
+/** The last `n` events of a cluster's log (reads only the end of the file). */
+export async function recentEvents(stateDir: string, n = 10): Promise<AutoscalerEvent[]> {
+  let text: string;
+  try {
+    text = await readFile(join(stateDir, "events.jsonl"), "utf8");
+  } catch {
+    return [];
+  }
+  const lines = text.trimEnd().split("\n").slice(-n);
+  return lines.flatMap((l) => {
+    try {
+      return [JSON.parse(l) as AutoscalerEvent];
+    } catch {
+      return [];
+    }
+  });
+}
+
+/** Ask a running autoscaler to stop before it acts again (used by `down`). */
+export async function askAutoscalerToStop(stateDir: string): Promise<void> {
+  await writeFile(join(stateDir, STOP_FILE), `${Date.now()}\n`, { mode: 0o600 }).catch(() => undefined);
+}
+
+export async function clearAutoscalerStop(stateDir: string): Promise<void> {
+  await rm(join(stateDir, STOP_FILE), { force: true });
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve();
+    const t = setTimeout(done, ms);
+    function done() {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
