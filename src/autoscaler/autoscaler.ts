@@ -239,7 +239,13 @@ export class Autoscaler {
 
     const now = this.now();
     const workers = await this.workerJobs(jobs, now);
-    const ended = await this.endedJobs(workers, ray, now);
+    // a job being deleted (dr) is still there: it has not ended yet, and qacct does not know it yet
+    const present = new Set(
+      jobs
+        .filter((j) => parseJobName(this.spec.name, j.name)?.role === "worker")
+        .map((j) => `${j.id}.${j.taskId ?? 0}`),
+    );
+    const ended = await this.endedJobs(workers, present, ray, now);
     const p = plan({
       now,
       types: plannerTypes(this.spec),
@@ -317,12 +323,20 @@ export class Autoscaler {
   }
 
   /** Worker jobs gone from Grid Engine since last round that we did not delete, with qacct's account of them. */
-  private async endedJobs(workers: WorkerJob[], ray: ClusterResourceState, now: number): Promise<EndedJob[]> {
+  private async endedJobs(
+    workers: WorkerJob[],
+    present: ReadonlySet<string>,
+    ray: ClusterResourceState,
+    now: number,
+  ): Promise<EndedJob[]> {
     const registered = new Set(ray.nodes.filter((n) => n.status !== "DEAD").map((n) => n.instanceId));
-    const current = new Set(workers.map((w) => w.instanceId));
     const ended: EndedJob[] = [];
+    const stillKnown = new Map<string, { type: string; jobId: number; startedMs?: number; registered: boolean }>();
     for (const [id, k] of this.known) {
-      if (current.has(id)) continue;
+      if (present.has(id)) {
+        stillKnown.set(id, k);
+        continue;
+      }
       if (this.deletedByUs.has(id)) {
         this.deletedByUs.delete(id);
         continue;
@@ -338,7 +352,7 @@ export class Autoscaler {
       ended.push(e);
       await this.event("worker-ended", { instance: id, type: k.type, why: reason });
     }
-    const known = new Map<string, { type: string; jobId: number; startedMs?: number; registered: boolean }>();
+    const known = stillKnown;
     for (const w of workers) {
       const prev = this.known.get(w.instanceId);
       const k: { type: string; jobId: number; startedMs?: number; registered: boolean } = {
@@ -431,7 +445,7 @@ export class Autoscaler {
   }
 
   private async heartbeat(p: Plan): Promise<void> {
-    if (this.now() - this.lastHeartbeat < 5000) return;
+    if (this.now() - this.lastHeartbeat < 2000) return;
     this.lastHeartbeat = this.now();
     const file = join(this.manager.state.path, "autoscaler.json");
     const info = {

@@ -121,6 +121,12 @@ function eventText(e: AutoscalerEvent): string {
   return `${time.slice(11, 19)} ${event}${fields ? ` ${fields}` : ""}${why ? `: ${why}` : ""}`;
 }
 
+function shape(r: Record<string, number>): string {
+  return Object.entries(r)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(", ");
+}
+
 /** Pure: the text of `ray-sge status`. */
 export function renderStatus(s: StatusView): string {
   const lines = [`Cluster ${s.name}`];
@@ -156,6 +162,8 @@ export function renderStatus(s: StatusView): string {
         .join(", ")}`,
     );
   }
+  for (const r of s.infeasible) lines.push(`  infeasible: {${shape(r)}}: no node type can hold it (never submitted)`);
+  for (const f of s.failures) lines.push(`  failed worker (${f.nodeType}, ${f.at.slice(11, 19)}): ${f.reason}`);
   for (const n of s.strayRayNodes)
     lines.push(`  Ray node ${n.instanceId || n.nodeId} on ${n.ip} has no job of this cluster`);
   if (s.autoscaler) lines.push(`  autoscaler: ${s.autoscaler.mode}, pid ${s.autoscaler.pid} on ${s.autoscaler.host}`);

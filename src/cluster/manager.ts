@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { askAutoscalerToStop, clearAutoscalerStop } from "../autoscaler/autoscaler.js";
 import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
 import { GcsClient } from "../ray/gcs.js";
+import type { AutoscalingState } from "../ray/messages.js";
 import { type PendingDemand, pendingDemandFrom, type RayNode, rayNodesFrom } from "../ray/nodes.js";
 import { SgeClient } from "../sge/client.js";
 import type { Complex } from "../sge/qconf.js";
@@ -75,6 +76,9 @@ export interface ClusterStatus {
   strayRayNodes: RayNode[];
   /** Work Ray could not place yet (resource shapes and counts). */
   pendingDemand: PendingDemand[];
+  /** What the autoscaler last reported to Ray: demand no node type can hold, failed workers. */
+  infeasible: Record<string, number>[];
+  failures: { nodeType: string; reason: string; at: string }[];
 }
 
 export interface UpResult {
@@ -413,7 +417,7 @@ export class RayClusterManager {
   async autoscalerInfo(): Promise<{ pid: number; host: string; mode: string; last_round_at: number } | undefined> {
     try {
       const a = JSON.parse(await readFile(join(this.state.path, "autoscaler.json"), "utf8"));
-      return Date.now() / 1000 - a.last_round_at < 30 ? a : undefined;
+      return Date.now() / 1000 - a.last_round_at < 10 ? a : undefined;
     } catch {
       return undefined;
     }
@@ -553,13 +557,13 @@ export class RayClusterManager {
 
   async status(signal?: AbortSignal): Promise<ClusterStatus> {
     const [jobs, head] = await Promise.all([this.jobs(), this.state.readHeadInfo()]);
-    let ray: { nodes: RayNode[]; demand: PendingDemand[] } | undefined;
+    let ray: { nodes: RayNode[]; demand: PendingDemand[]; autoscaling: AutoscalingState } | undefined;
     let rayError: string | undefined;
     const headAlive = head && jobs.some((j) => String(j.id) === head.job_id && j.status === "running");
     if (head && headAlive) {
       try {
-        const s = await (await this.gcs(head)).getClusterResourceState();
-        ray = { nodes: rayNodesFrom(s), demand: pendingDemandFrom(s) };
+        const s = await (await this.gcs(head)).getClusterStatus();
+        ray = { nodes: rayNodesFrom(s.resources), demand: pendingDemandFrom(s.resources), autoscaling: s.autoscaling };
       } catch (e) {
         rayError = (e as Error).message;
       }
@@ -611,6 +615,15 @@ export class RayClusterManager {
       nodes,
       strayRayNodes: [...byInstance.values()].filter((n) => n.state === "ALIVE"),
       pendingDemand: ray?.demand ?? [],
+      infeasible: [
+        ...(ray?.autoscaling.infeasible ?? []).map((r) => r.resources),
+        ...(ray?.autoscaling.infeasibleGangs ?? []).flatMap((g) => g.requests.map((r) => r.resources)),
+      ],
+      failures: (ray?.autoscaling.failed ?? []).map((f) => ({
+        nodeType: f.nodeType,
+        reason: f.reason,
+        at: new Date(f.failedMs).toISOString(),
+      })),
     };
     if (head) status.head = head;
     if (rayError) status.rayError = rayError;

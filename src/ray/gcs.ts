@@ -11,9 +11,11 @@ import * as protoLoader from "@grpc/proto-loader";
 import {
   type AutoscalingState,
   type ClusterResourceState,
+  decodeAutoscalingState,
   decodeClusterResourceState,
   encodeAutoscalingState,
   encodeResourceRequest,
+  type RawAutoscalingState,
   type RawClusterResourceState,
   type ResourceRequest,
 } from "./messages.js";
@@ -127,12 +129,15 @@ export class GcsClient {
   }
 
   /** The cluster's resource state and the autoscaler's last report together (what `ray status` reads). */
-  async getClusterStatus(): Promise<{ resources: ClusterResourceState; autoscaling: unknown }> {
-    const r = await this.call<{ cluster_resource_state: RawClusterResourceState | null; autoscaling_state: unknown }>(
-      "GetClusterStatus",
-      {},
-    );
-    return { resources: decodeClusterResourceState(r.cluster_resource_state), autoscaling: r.autoscaling_state };
+  async getClusterStatus(): Promise<{ resources: ClusterResourceState; autoscaling: AutoscalingState }> {
+    const r = await this.call<{
+      cluster_resource_state: RawClusterResourceState | null;
+      autoscaling_state: RawAutoscalingState | null;
+    }>("GetClusterStatus", {});
+    return {
+      resources: decodeClusterResourceState(r.cluster_resource_state),
+      autoscaling: decodeAutoscalingState(r.autoscaling_state),
+    };
   }
 
   /**

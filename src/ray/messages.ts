@@ -185,6 +185,51 @@ export function decodeClusterResourceState(raw: RawClusterResourceState | null |
   };
 }
 
+export interface RawAutoscalingState {
+  autoscaler_state_version?: number;
+  pending_instances?: { ray_node_type_name?: string; instance_id?: string; ip_address?: string; details?: string }[];
+  infeasible_resource_requests?: RawRequest[];
+  infeasible_gang_resource_requests?: { requests?: RawRequest[]; details?: string }[];
+  infeasible_cluster_resource_constraints?: { resource_requests?: RawByCount[] }[];
+  failed_instance_requests?: {
+    ray_node_type_name?: string;
+    count?: number;
+    reason?: string;
+    start_ts?: number;
+    failed_ts?: number;
+  }[];
+}
+
+/** What an autoscaler last reported (ours, or none: all empty). */
+export function decodeAutoscalingState(raw: RawAutoscalingState | null | undefined): AutoscalingState {
+  const s = raw ?? {};
+  return {
+    lastSeenClusterVersion: 0,
+    version: Number(s.autoscaler_state_version ?? 0),
+    pendingInstances: (s.pending_instances ?? []).map((p) => ({
+      nodeType: p.ray_node_type_name ?? "",
+      instanceId: p.instance_id ?? "",
+      ip: p.ip_address ?? "",
+      details: p.details ?? "",
+    })),
+    infeasible: (s.infeasible_resource_requests ?? []).map(decodeRequest),
+    infeasibleGangs: (s.infeasible_gang_resource_requests ?? []).map((g) => ({
+      requests: (g.requests ?? []).map(decodeRequest),
+      details: g.details ?? "",
+    })),
+    infeasibleConstraints: (s.infeasible_cluster_resource_constraints ?? []).map((c) =>
+      (c.resource_requests ?? []).map(decodeByCount),
+    ),
+    failed: (s.failed_instance_requests ?? []).map((f) => ({
+      nodeType: f.ray_node_type_name ?? "",
+      count: Number(f.count ?? 0),
+      reason: f.reason ?? "",
+      startMs: Number(f.start_ts ?? 0) * 1000,
+      failedMs: Number(f.failed_ts ?? 0) * 1000,
+    })),
+  };
+}
+
 export function encodeResourceRequest(r: ResourceRequest): RawRequest {
   const pc: NonNullable<RawRequest["placement_constraints"]> = [];
   if (r.antiAffinity)
@@ -227,8 +272,9 @@ export function encodeAutoscalingState(s: AutoscalingState): Record<string, unkn
       ray_node_type_name: f.nodeType,
       count: f.count,
       reason: f.reason,
-      start_ts: f.startMs,
-      failed_ts: f.failedMs,
+      // seconds: `ray status` reads them with datetime.fromtimestamp
+      start_ts: Math.floor(f.startMs / 1000),
+      failed_ts: Math.floor(f.failedMs / 1000),
     })),
   };
 }

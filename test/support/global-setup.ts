@@ -30,11 +30,19 @@ export async function teardown(): Promise<void> {
   // Ray processes of the test users (jobs' ones die with their jobs; give them a moment)
   let ray = "";
   for (let i = 0; i < 20; i++) {
-    ray = run(["pgrep", "-a", "-u", users, "-f", "raylet|gcs_server|ray start|default_worker"]).out.trim();
+    ray = run([
+      "pgrep",
+      "-a",
+      "-u",
+      users,
+      "-f",
+      "raylet|gcs_server|ray start|default_worker|ray-sge.js autoscaler",
+    ]).out.trim();
     if (!ray) break;
     await new Promise((r) => setTimeout(r, 500));
   }
-  if (ray) run(["pkill", "-KILL", "-u", users, "-f", "raylet|gcs_server|ray start|default_worker"]);
+  if (ray)
+    run(["pkill", "-KILL", "-u", users, "-f", "raylet|gcs_server|ray start|default_worker|ray-sge.js autoscaler"]);
   if (left || ray) {
     throw new Error(
       `integration tests left things behind (now removed):${left ? `\njobs:\n${left}` : ""}${ray ? `\nRay processes:\n${ray}` : ""}`,

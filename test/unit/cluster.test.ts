@@ -85,6 +85,10 @@ describe("renderStatus", () => {
       ],
       strayRayNodes: [],
       pendingDemand: [{ resources: { CPU: 1 }, count: 6 }],
+      infeasible: [{ CPU: 1, GPU: 1 }],
+      failures: [{ nodeType: "worker", reason: "12.1: ended with exit status 1", at: "2026-11-25T20:11:12.000Z" }],
+      autoscaler: { pid: 42, host: "node1", mode: "head job 9", last_round_at: 0 },
+      events: [{ time: "2026-11-25T20:10:35.000Z", event: "scale-up", type: "worker", count: 4, why: "waiting task" }],
     });
     expect(text).toContain("head: node1 (job 9), GCS 10.77.0.11:4000, dashboard 127.0.0.1:5000 on node1");
     expect(text).toMatch(/9\.0 +head +r +node1 +ALIVE +3\/4 +- +1h30m/);
@@ -92,10 +96,22 @@ describe("renderStatus", () => {
     expect(text).toMatch(/11\.1 +worker +qw +- +not registered +- +- +-/);
     expect(text).toContain('11.1 waits: cannot run in queue "all.q@node3" because it offers only hl:mem_free=2G');
     expect(text).toContain("pending demand: 6 x CPU=1");
+    expect(text).toContain("infeasible: {CPU=1, GPU=1}: no node type can hold it (never submitted)");
+    expect(text).toContain("failed worker (worker, 20:11:12): 12.1: ended with exit status 1");
+    expect(text).toContain("autoscaler: head job 9, pid 42 on node1");
+    expect(text).toContain("20:10:35 scale-up type=worker count=4: waiting task");
   });
 
   it("says when Ray's side is unknown", () => {
-    const s = { name: "c1", rayError: "the head job is not running", nodes: [], strayRayNodes: [], pendingDemand: [] };
+    const s = {
+      name: "c1",
+      rayError: "the head job is not running",
+      nodes: [],
+      strayRayNodes: [],
+      pendingDemand: [],
+      infeasible: [],
+      failures: [],
+    };
     expect(renderStatus(s)).toContain("Ray: unknown (the head job is not running)");
   });
 });
