@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { plannerBench, reactionBench } from "./autoscaler.mjs";
 import { launcherBench } from "./launcher.mjs";
 import { writeSyntheticQstat } from "./synthetic-qstat.mjs";
 
@@ -102,5 +103,7 @@ function coldStart() {
 console.log(
   `# ray-sge benchmarks (${new Date().toISOString()}, node ${process.version}, ${(await import("node:os")).cpus().length} cpus)`,
 );
-const ok = [await qstatBench(), coldStart(), launcherBench()].every(Boolean);
+const ok = [await qstatBench(), coldStart(), launcherBench(), await plannerBench(), await reactionBench()].every(
+  Boolean,
+);
 process.exitCode = ok ? 0 : 1;

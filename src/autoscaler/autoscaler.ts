@@ -200,10 +200,10 @@ export class Autoscaler {
     return this.gcs;
   }
 
-  private skip(what: string, e: unknown, t0: number): RoundResult {
+  private async skip(what: string, e: unknown, t0: number): Promise<RoundResult> {
     this.failuresInRow++;
     const error = `${what}: ${e instanceof Error ? e.message : String(e)}`;
-    if (error !== this.lastError) void this.event("round-skipped", { why: error, action: "none this round" });
+    if (error !== this.lastError) await this.event("round-skipped", { why: error, action: "none this round" });
     this.lastError = error;
     return { outcome: "skipped", error, ms: this.now() - t0 };
   }
@@ -271,7 +271,7 @@ export class Autoscaler {
         failed: this.memory.failures,
       });
     } catch (e) {
-      void this.skip("ReportAutoscalingState failed", e, t0);
+      await this.skip("ReportAutoscalingState failed", e, t0);
     }
     this.rounds++;
     await this.heartbeat(p);
@@ -412,8 +412,15 @@ export class Autoscaler {
     for (const l of p.launch) {
       if (await this.stopAsked()) return;
       try {
+        const issued = this.now();
         const r = await this.manager.addWorkers(l.type, l.count);
-        await this.event("scale-up", { type: l.type, count: l.count, job: r.jobId, why: l.why });
+        await this.event("scale-up", {
+          type: l.type,
+          count: l.count,
+          job: r.jobId,
+          qsub_issued: new Date(issued).toISOString(),
+          why: l.why,
+        });
       } catch (e) {
         const why = (e as Error).message;
         recordFailure(this.memory, plannerSettings(this.spec), now, {
