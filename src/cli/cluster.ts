@@ -399,11 +399,13 @@ export async function scaleCommand(
   if (!Number.isInteger(workers) || workers < 0)
     throw new UsageError(`--workers wants a whole number, not ${opts.workers}`);
   const { spec } = await specFrom(target);
-  const r = await new RayClusterManager(spec, { log: progress }).scale(
-    opts.type,
-    workers,
-    opts.force ? { force: true } : {},
-  );
+  const manager = new RayClusterManager(spec, { log: progress });
+  const r = await manager.scale(opts.type, workers, opts.force ? { force: true } : {});
+  const auto = await manager.autoscalerInfo();
+  if (auto)
+    progress(
+      `note: the autoscaler (${auto.mode}) keeps following Ray's demand: it removes idle workers above min_workers after idle_timeout_minutes (${spec.idleTimeoutMinutes}) and adds workers for waiting work`,
+    );
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(r)}\n`);
     return;

@@ -147,7 +147,8 @@ function startAutoscalerCheck(i: ScriptInput): string {
 RSGE_NODE=${shellQuote(a.node)}; RSGE_CLI=${shellQuote(a.cli)}
 if [ ! -x "$RSGE_NODE" ]; then RSGE_AUTOSCALER="unavailable: $RSGE_NODE is not executable on $(hostname)"
 elif [ ! -r "$RSGE_CLI" ]; then RSGE_AUTOSCALER="unavailable: $RSGE_CLI is not readable on $(hostname)"
-elif ! command -v qsub >/dev/null; then RSGE_AUTOSCALER="unavailable: qsub is not on PATH on $(hostname) (not a submit host?)"
+elif ! command -v qsub >/dev/null; then RSGE_AUTOSCALER="unavailable: qsub is not on PATH on $(hostname)"
+elif ! qstat -j "$JOB_ID" >/dev/null 2>&1; then RSGE_AUTOSCALER="unavailable: Grid Engine refuses commands from $(hostname) (not a submit host?)"
 else RSGE_AUTOSCALER=head; fi
 export RSGE_AUTOSCALER
 `;

@@ -266,6 +266,20 @@ available_node_types:
       "available_node_types.big.resources.custom.x",
       />=0/,
     ],
+    [
+      "autoscaler mode unknown",
+      `${EXAMPLE}\nautoscaler:\n  mode: remote\n`,
+      "remote",
+      "autoscaler.mode",
+      /head.*local.*off/,
+    ],
+    [
+      "autoscaler interval too short",
+      `${EXAMPLE}\nautoscaler:\n  interval_seconds: 0.01\n`,
+      "0.01",
+      "autoscaler.interval_seconds",
+      />=0.1/,
+    ],
   ];
 
   it(`has a corpus of at least 30 broken configs (${corpus.length})`, () =>
@@ -318,6 +332,29 @@ describe("normaliseConfig", () => {
       maxWorkers: 10,
     });
     expect(spec.maxWorkers).toBe(10);
+  });
+
+  it("autoscaler: in the head job, every second, by default; settings carried over", () => {
+    expect(spec.autoscaler).toEqual({
+      mode: "head",
+      intervalMs: 1000,
+      queuedGraceMs: 30_000,
+      failureBackoffMs: 30_000,
+    });
+    const custom = normaliseConfig(
+      parseConfig(
+        `${EXAMPLE}\nautoscaler: { mode: local, interval_seconds: 0.5, walltime_margin_seconds: 90, queued_grace_seconds: 5, failure_backoff_seconds: 10 }\n`,
+        "c.yaml",
+      ),
+      { home: "/home/u" },
+    ).spec.autoscaler;
+    expect(custom).toEqual({
+      mode: "local",
+      intervalMs: 500,
+      walltimeMarginMs: 90_000,
+      queuedGraceMs: 5000,
+      failureBackoffMs: 10_000,
+    });
   });
 
   it("keeps the intent of the naive parts and says what it does instead", () => {

@@ -39,6 +39,24 @@ describe("job scripts", () => {
     expect(s).toContain("STATE_DIR='/home/u/.ray-sge/clusters/demo'");
   });
 
+  it("head with the autoscaler: started after the head is up, only where node, the CLI and Grid Engine work; stopped with Ray", () => {
+    const s = renderHeadScript({
+      ...base,
+      autoscaler: { node: "/usr/bin/node", cli: "/opt/ray sge/bin/ray-sge.js", spec: "/home/u/s/spec.json" },
+    });
+    bashSyntaxOk(s);
+    expect(s).toContain("RSGE_NODE='/usr/bin/node'; RSGE_CLI='/opt/ray sge/bin/ray-sge.js'");
+    expect(s).toContain('elif ! qstat -j "$JOB_ID" >/dev/null 2>&1; then RSGE_AUTOSCALER="unavailable:');
+    expect(s).toContain(
+      `"$RSGE_NODE" "$RSGE_CLI" autoscaler '/home/u/s/spec.json' --mode "head job $JOB_ID" >> "$STATE_DIR/logs/autoscaler.$JOB_ID.out" 2>&1 &`,
+    );
+    // after head.json is published (the autoscaler reads it), and killed when Ray stops
+    expect(s.indexOf("autoscaler '/home/u/s/spec.json'")).toBeGreaterThan(s.indexOf('PUBLISH\nlog "head up'));
+    expect(s).toContain('[ -n "$AUTOSCALER_PID" ] && kill -TERM "$AUTOSCALER_PID"');
+    expect(s).toContain('"autoscaler": os.environ.get("RSGE_AUTOSCALER", "off")');
+    expect(renderHeadScript(base)).toContain("export RSGE_AUTOSCALER=off");
+  });
+
   it("gives node labels to Ray", () => {
     expect(
       rayResourceArgs({ slots: 2, gpus: 0, customResources: {}, labels: { tier: "fast", "zone.a": "x-1" } }),
