@@ -14,7 +14,7 @@ import { appendFile, readFile, rename, rm, stat, writeFile } from "node:fs/promi
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { RayClusterManager } from "../cluster/manager.js";
-import { parseJobName } from "../cluster/state.js";
+import { clusterJobPattern, parseJobName } from "../cluster/state.js";
 import type { ClusterSpec } from "../config/normalise.js";
 import { GcsClient } from "../ray/gcs.js";
 import type { ClusterResourceState } from "../ray/messages.js";
@@ -117,7 +117,8 @@ export class Autoscaler {
   private known = new Map<string, { type: string; jobId: number; startedMs?: number; registered: boolean }>();
   /** Instances we deleted: their disappearance is no failure. */
   private deletedByUs = new Set<string>();
-  private reasons = new Map<number, { at: number; text?: string }>();
+  private reasons = new Map<number, { text?: string }>();
+  private reasonsAt = 0;
   private failuresInRow = 0;
   private lastHeartbeat = 0;
   private rounds = 0;
@@ -300,19 +301,20 @@ export class Autoscaler {
       if (q) w.queue = q;
       out.push(w);
     }
-    // Grid Engine's reason for jobs waiting or in error: one qstat -j per job, at most every 10 s
+    // Grid Engine's reason for jobs waiting or in error: one `qstat -j` for all of them, every 10 s at most
     const ask = [...new Set(out.filter((w) => w.phase === "pending" || w.phase === "error").map((w) => w.jobId))];
-    await Promise.all(
-      ask.map(async (id) => {
-        const cached = this.reasons.get(id);
-        if (cached && now - cached.at < 10_000) return;
-        const d = await this.manager.sge.jobDetail(id).catch(() => undefined);
-        const text = d
-          ? ([...d.tasks.flatMap((t) => t.messages), ...d.schedulingMessages][0] ?? undefined)
-          : cached?.text;
-        this.reasons.set(id, text === undefined ? { at: now } : { at: now, text });
-      }),
-    );
+    if (ask.some((id) => !this.reasons.has(id)) || now - this.reasonsAt >= 10_000) {
+      if (ask.length > 0) {
+        const details = await this.manager.sge.jobDetails(clusterJobPattern(this.spec.name)).catch(() => undefined);
+        if (details) {
+          this.reasonsAt = now;
+          for (const d of details) {
+            const text = [...d.tasks.flatMap((t) => t.messages), ...d.schedulingMessages][0];
+            this.reasons.set(d.id, text === undefined ? {} : { text });
+          }
+        }
+      }
+    }
     for (const w of out) {
       const r = this.reasons.get(w.jobId)?.text;
       if (r && (w.phase === "pending" || w.phase === "error")) w.reason = r;
@@ -437,7 +439,8 @@ export class Autoscaler {
         request: r.resources,
         why: "no node type can hold it",
       });
-    for (const h of p.held) await this.once("held", h, { why: h });
+    // keyed without numbers: "backs off for 12 s" is the same condition as "backs off for 11 s"
+    for (const h of p.held) await this.once("held", h.replace(/\d+/g, "#"), { why: h });
   }
 
   private said = new Map<string, number>();

@@ -156,11 +156,22 @@ export RSGE_AUTOSCALER
 
 function startAutoscaler(i: ScriptInput): string {
   if (!i.autoscaler) return "";
-  return `AUTOSCALER_PID=
-if [ "$RSGE_AUTOSCALER" = head ]; then
-  "$RSGE_NODE" "$RSGE_CLI" autoscaler ${shellQuote(i.autoscaler.spec)} --mode "head job $JOB_ID" >> "$STATE_DIR/logs/autoscaler.$JOB_ID.out" 2>&1 &
+  // supervised: restarted 5 s after a crash (its state is in Grid Engine and the GCS, so a restart is
+  // safe); it ends by itself (exit 0) when the head goes or \`down\` asks; TERM ends both
+  return `if [ "$RSGE_AUTOSCALER" = head ]; then
+  (
+    child=
+    trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 0' TERM
+    while :; do
+      "$RSGE_NODE" "$RSGE_CLI" autoscaler ${shellQuote(i.autoscaler.spec)} --mode "head job $JOB_ID" >> "$STATE_DIR/logs/autoscaler.$JOB_ID.out" 2>&1 &
+      child=$!; wait "$child"; rc=$?
+      [ "$rc" -eq 0 ] && break
+      kill -0 "$RAY_PID" 2>/dev/null || break
+      log "autoscaler exited with code $rc: restarting it in 5 s"; sleep 5
+    done
+  ) &
   AUTOSCALER_PID=$!
-  log "autoscaler started (pid $AUTOSCALER_PID), log: $STATE_DIR/logs/autoscaler.$JOB_ID.out"
+  log "autoscaler started, log: $STATE_DIR/logs/autoscaler.$JOB_ID.out"
 else
   log "autoscaler: $RSGE_AUTOSCALER"
 fi

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GcsClient } from "../../src/ray/gcs.js";
-import { cli, installForUser, PKG_BIN } from "../support/cluster.js";
+import { cli, installForUser } from "../support/cluster.js";
 import { asRoot, clientAs, conf, USER, userDir, waitFor } from "../support/testbed.js";
 
 const RAY_VENV = conf.RAY_VENV as string;
@@ -14,7 +14,6 @@ const sge = clientAs();
 let dir: string;
 let config: string;
 let up: { address: string; tokenPath: string; head: { job_id: string }; autoscaler: string };
-let localAutoscaler: ChildProcess | undefined;
 
 function writeAutoscalerConfig(d: string): string {
   const file = join(d, `${NAME}.yaml`);
@@ -117,7 +116,6 @@ beforeAll(() => {
   config = writeAutoscalerConfig(dir);
 });
 afterAll(() => {
-  localAutoscaler?.kill("SIGKILL");
   if (existsSync(config)) cli(["down", config], dir);
 });
 
@@ -255,21 +253,21 @@ time.sleep(600)
     );
     expect(status).toMatch(/Pending:\n(.*\n)* \d+\.1: queued, qw in all\.q/);
 
-    // kill -9 the autoscaler in the head job; start another on this host: no second job
+    // kill -9 the autoscaler in the head job: the job restarts it, and it submits no second job
     const info = JSON.parse(readFileSync(join(dir, "state", NAME, "autoscaler.json"), "utf8"));
-    expect(process.kill(info.pid, "SIGKILL")).toBe(true);
     const killedAt = new Date().toISOString();
-    await new Promise((r) => setTimeout(r, 11_000)); // its heartbeat goes stale (10 s)
-    localAutoscaler = spawn("runuser", ["-u", USER, "--", process.execPath, PKG_BIN, "autoscaler", config], {
-      cwd: dir,
-      stdio: "ignore",
-    });
-    await waitFor("the new autoscaler's first rounds", async () =>
-      events().some((e) => e.event === "autoscaler-started" && e.time > killedAt),
+    expect(process.kill(info.pid, "SIGKILL")).toBe(true);
+    await waitFor(
+      "the autoscaler to be restarted in the head job",
+      async () => events().some((e) => e.event === "autoscaler-started" && e.time > killedAt),
+      30_000,
     );
     await new Promise((r) => setTimeout(r, 5000));
     expect((await workerJobs("queued")).map((j) => j.id)).toEqual([job?.id]);
     expect(events().filter((e) => e.event === "scale-up" && e.type === "queued" && e.time > killedAt)).toEqual([]);
+    const restarted = JSON.parse(readFileSync(join(dir, "state", NAME, "autoscaler.json"), "utf8"));
+    expect(restarted.pid).not.toBe(info.pid);
+    expect(restarted.mode).toBe(`head job ${up.head.job_id}`);
 
     d.proc.kill("SIGTERM");
     await d.done;
@@ -337,7 +335,56 @@ print("STEPS", len(nodes), "NODES", len(set(nodes)))
     const r = cli(["down", config], dir);
     expect(r.status, r.stderr).toBe(0);
     expect(await sge.listJobs({ name: `rsge-${NAME}-*` })).toEqual([]);
-    await waitFor("the local autoscaler to exit", async () => localAutoscaler?.exitCode !== null, 30_000);
     expect(events().at(-1)?.event).toBe("autoscaler-stopped");
   }, 120_000);
+});
+
+describe("autoscaler on the submit host (up --autoscaler local)", () => {
+  it("runs here, acts on demand, and ends with the cluster", async () => {
+    const local = join(dir, "local.yaml");
+    writeFileSync(
+      local,
+      readFileSync(config, "utf8")
+        .replace(`cluster_name: ${NAME}`, "cluster_name: itlocal")
+        .replace("max_workers: 4\n", "max_workers: 1\n"),
+    );
+    asRoot(["chown", USER, local]);
+    const r = cli(["up", local, "--json", "--autoscaler", "local"], dir);
+    expect(r.status, r.stderr).toBe(0);
+    const u = JSON.parse(r.stdout);
+    expect(u.autoscaler).toMatch(/^locally \(pid \d+;/);
+    const pid = Number(/pid (\d+)/.exec(u.autoscaler)?.[1]);
+    const gcs = new GcsClient({ address: u.address, token: readFileSync(u.tokenPath, "utf8").trim() });
+    try {
+      await gcs.requestClusterResourceConstraint([
+        { request: { resources: { CPU: 1 }, labelSelectors: [] }, count: 2 },
+      ]);
+    } finally {
+      gcs.close();
+    }
+    const ev = join(dir, "state", "itlocal", "events.jsonl");
+    await waitFor(
+      "the local autoscaler's scale-up",
+      async () => existsSync(ev) && readFileSync(ev, "utf8").includes('"event":"scale-up"'),
+      30_000,
+    );
+    const started =
+      readFileSync(ev, "utf8")
+        .split("\n")
+        .find((l) => l.includes("autoscaler-started")) ?? "";
+    expect(JSON.parse(started)).toMatchObject({ mode: "local", pid });
+    expect(cli(["down", local], dir).status).toBe(0);
+    await waitFor(
+      "the local autoscaler to exit",
+      async () => {
+        try {
+          process.kill(pid, 0);
+          return false;
+        } catch {
+          return true;
+        }
+      },
+      30_000,
+    );
+  }, 180_000);
 });

@@ -50,6 +50,7 @@ describe("job scripts", () => {
     expect(s).toContain(
       `"$RSGE_NODE" "$RSGE_CLI" autoscaler '/home/u/s/spec.json' --mode "head job $JOB_ID" >> "$STATE_DIR/logs/autoscaler.$JOB_ID.out" 2>&1 &`,
     );
+    expect(s).toContain('log "autoscaler exited with code $rc: restarting it in 5 s"');
     // after head.json is published (the autoscaler reads it), and killed when Ray stops
     expect(s.indexOf("autoscaler '/home/u/s/spec.json'")).toBeGreaterThan(s.indexOf('PUBLISH\nlog "head up'));
     expect(s).toContain('[ -n "$AUTOSCALER_PID" ] && kill -TERM "$AUTOSCALER_PID"');
