@@ -421,7 +421,8 @@ export async function doctorCommand(
   opts: { json?: boolean; probes?: boolean },
 ): Promise<number> {
   const { SgeClient } = await import("../sge/client.js");
-  const { checkCluster, probeNetwork, probeRay } = await import("../cluster/doctor.js");
+  const { checkCluster, probeAutoscaler, probeNetwork, probeRay } = await import("../cluster/doctor.js");
+  const { CLI_PATH } = await import("../cluster/manager.js");
   const sge = new SgeClient();
   const spec = config ? (await specFrom(config)).spec : undefined;
   const [queues, pes, complexes, hosts] = await Promise.all([
@@ -434,12 +435,15 @@ export async function doctorCommand(
   if (spec && opts.probes !== false) {
     const manager = new RayClusterManager(spec);
     await manager.state.ensure();
-    progress("probing: a job checks Ray on an execution host, two jobs check the network between hosts");
-    const [ray, net] = await Promise.all([
+    progress(
+      "probing: a job checks Ray on an execution host, two jobs check the network between hosts, one the autoscaler's needs",
+    );
+    const [ray, net, auto] = await Promise.all([
       probeRay(sge, spec, manager.state.logDir),
       probeNetwork(sge, spec, manager.state.logDir, hosts),
+      probeAutoscaler(sge, spec, manager.state.logDir, { node: process.execPath, cli: CLI_PATH }),
     ]);
-    checks.push(ray, net);
+    checks.push(ray, net, auto);
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
   else {

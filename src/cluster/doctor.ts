@@ -201,6 +201,48 @@ export async function probeRay(sge: SgeClient, spec: ClusterSpec, dir: string): 
       };
 }
 
+/**
+ * Can the autoscaler run inside the head job? It needs node and the ray-sge CLI readable there, and
+ * Grid Engine's commands answering (an execution host that is also a submit host). If not, `up` runs it
+ * on the submit host instead: a warning, not a failure.
+ */
+export async function probeAutoscaler(
+  sge: SgeClient,
+  spec: ClusterSpec,
+  dir: string,
+  paths: { node: string; cli: string },
+): Promise<Check> {
+  const name = "autoscaler in the head job";
+  if (spec.autoscaler.mode !== "head")
+    return { name, status: "ok", detail: `not asked for (autoscaler.mode: ${spec.autoscaler.mode})` };
+  const script = `[ -x ${shellQuote(paths.node)} ] || { echo "RSGE: ${paths.node} is not executable here"; exit 0; }
+[ -r ${shellQuote(paths.cli)} ] || { echo "RSGE: ${paths.cli} is not readable here"; exit 0; }
+command -v qsub >/dev/null || { echo "RSGE: qsub is not on PATH here"; exit 0; }
+qstat -j "$JOB_ID" >/dev/null 2>&1 || { echo "RSGE: Grid Engine refuses commands from $(hostname)"; exit 0; }
+echo "RSGE: OK"
+`;
+  const r = await runProbeJob(
+    sge,
+    `rsge-${spec.name}-probe-as`,
+    script,
+    dir,
+    spec.head.sge.queue ? { queue: spec.head.sge.queue } : {},
+  );
+  const said = /RSGE: (.*)/.exec(r.output)?.[1];
+  return said === "OK"
+    ? {
+        name,
+        status: "ok",
+        detail: `node, the CLI and Grid Engine's commands work on ${r.host ?? "?"} (job ${r.jobId})`,
+      }
+    : {
+        name,
+        status: "warn",
+        detail: `on ${r.host ?? "?"} (job ${r.jobId}): ${said ?? (r.output.trim().split("\n").at(-1) || "no output")}; \`up\` will run the autoscaler on this host instead`,
+        fix: "install node and ray-sge on a filesystem the execution hosts share and make them submit hosts (qconf -as HOST), or set autoscaler.mode: local",
+      };
+}
+
 /** A listener job on one host, a connecting job on another: can workers reach a port on the head's host? */
 export async function probeNetwork(sge: SgeClient, spec: ClusterSpec, dir: string, hosts: ExecHost[]): Promise<Check> {
   const usable = hosts.filter((h) => h.reporting).map((h) => h.name);
