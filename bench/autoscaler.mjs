@@ -82,16 +82,18 @@ export async function plannerBench() {
   for (let i = 0; i < 5; i++) plan(input);
   const ms = [];
   let launched = 0;
+  let cpus = 0;
   for (let i = 0; i < 30; i++) {
     const t = performance.now();
     const p = plan(input);
     ms.push(performance.now() - t);
     launched = p.launch.reduce((n, l) => n + l.count, 0);
+    cpus = p.launch.reduce((n, l) => n + l.count * r.types.find((t) => t.name === l.type).resources.CPU, 0);
   }
   const ours = pct(ms, 50);
   console.log("\n## autoscaler planner: one round, 10,000 waiting requests (20 shapes), 1,000 nodes, 10 node types");
   console.log(
-    `ours: p50 ${ours.toFixed(1)} ms, p95 ${pct(ms, 95).toFixed(1)} ms over 30 rounds; ${launched} workers to launch`,
+    `ours: p50 ${ours.toFixed(1)} ms, p95 ${pct(ms, 95).toFixed(1)} ms over 30 rounds; ${launched} workers (${cpus} CPUs) to launch`,
   );
   const py = join(conf.RAY_VENV, "bin/python");
   let met = ours <= 50;
@@ -107,7 +109,7 @@ export async function plannerBench() {
       const base = JSON.parse(b.stdout.trim().split("\n").at(-1));
       const bm = pct(base.ms, 50);
       console.log(
-        `baseline, Ray ${conf.RAY_VERSION}'s own autoscaler v2 scheduler (Python) on the same round: ${bm.toFixed(0)} ms (median of ${base.ms.length}); ${base.launched} workers to launch; ratio ${(bm / ours).toFixed(0)}x`,
+        `baseline, Ray ${conf.RAY_VERSION}'s own autoscaler v2 scheduler (Python) on the same round: ${bm.toFixed(0)} ms (median of ${base.ms.length}); ${base.launched} workers (${base.cpus} CPUs) to launch; ratio ${(bm / ours).toFixed(0)}x`,
       );
     } else console.log(`baseline: Ray's scheduler failed: ${b.stderr.trim().split("\n").slice(-3).join(" | ")}`);
   } else console.log("baseline: skipped (no Ray venv; scripts/testbed up installs it)");

@@ -31,8 +31,10 @@ def once():
                             idle_timeout_s=r["idleTimeoutS"], resource_requests=requests, current_instances=instances)
     t = time.perf_counter()
     reply = ResourceDemandScheduler().schedule(req)
-    return (time.perf_counter() - t) * 1000, sum(x.count for x in reply.to_launch)
+    ms = (time.perf_counter() - t) * 1000
+    cpus = sum(x.count * types[x.instance_type].resources.get("CPU", 0) for x in reply.to_launch)
+    return ms, sum(x.count for x in reply.to_launch), cpus
 
 once()
 runs = [once() for _ in range(int(sys.argv[1]) if len(sys.argv) > 1 else 5)]
-print(json.dumps({"ms": [x[0] for x in runs], "launched": runs[0][1]}))
+print(json.dumps({"ms": [x[0] for x in runs], "launched": runs[0][1], "cpus": runs[0][2]}))
