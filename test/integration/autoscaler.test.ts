@@ -49,6 +49,12 @@ available_node_types:
     max_workers: 2
     labels: { pool: short }
     sge: { h_rt: 100 }
+  broken:
+    resources: { slots: 1 }
+    max_workers: 1
+    labels: { pool: broken }
+    # a working directory that does not exist: Grid Engine puts the job in error state (Eqw)
+    sge: { qsub_options: "-wd /nonexistent-rsge" }
 setup_commands:
   - source ${RAY_VENV}/bin/activate
 `,
@@ -279,6 +285,38 @@ time.sleep(600)
     const del = events().find((e) => e.event === "worker-deleted" && e.instance === instance);
     expect(del?.why).toMatch(/queued and not needed for \d+ s/);
   }, 240_000);
+
+  it("a worker job in error state (Eqw) is deleted, reported with Grid Engine's reason, and its type backs off", async () => {
+    const d = driver(
+      "broken",
+      `@ray.remote(num_cpus=1, label_selector={"pool": "broken"})
+def b():
+    return 1
+ref = b.remote()
+time.sleep(600)
+`,
+    );
+    try {
+      const failures = await waitFor(
+        "two failed submissions of the broken type",
+        async () => {
+          const f = events().filter((e) => e.event === "worker-failed" && e.type === "broken");
+          return f.length >= 2 ? f : undefined;
+        },
+        90_000,
+        1000,
+      );
+      expect(failures[0]?.why).toMatch(/Grid Engine error state: .*can't chdir to \/nonexistent-rsge/);
+      // the second try came only after the backoff (5 s), not in the next round
+      const ups = events().filter((e) => e.event === "scale-up" && e.type === "broken");
+      expect(Date.parse(ups[1]?.time ?? "") - Date.parse(failures[0]?.time ?? "")).toBeGreaterThanOrEqual(4500);
+      expect(rayStatus()).toMatch(/Recent failures:\n(.*\n)* broken: LaunchFailed/);
+    } finally {
+      d.proc.kill("SIGTERM");
+      await d.done;
+    }
+    await waitFor("no broken job left", async () => (await workerJobs("broken")).length === 0, 60_000);
+  }, 180_000);
 
   it("a worker job killed mid-task is replaced and every task finishes", async () => {
     const d = driver(
