@@ -104,6 +104,15 @@ export interface AutoscalerOptions {
 
 const STOP_FILE = "autoscaler.stop";
 
+/** A worker seen in an earlier round: what we know when it disappears. */
+interface KnownWorker {
+  type: string;
+  jobId: number;
+  startedMs?: number;
+  /** Whether its Ray node was ever seen alive. */
+  registered: boolean;
+}
+
 export class Autoscaler {
   readonly events: string;
   private readonly log: (line: string) => void;
@@ -114,7 +123,7 @@ export class Autoscaler {
   private headJob: number | undefined;
   private version: number;
   /** Worker instances seen last round: type, start, whether Ray registered them. */
-  private known = new Map<string, { type: string; jobId: number; startedMs?: number; registered: boolean }>();
+  private known = new Map<string, KnownWorker>();
   /** Instances we deleted: their disappearance is no failure. */
   private deletedByUs = new Set<string>();
   private reasons = new Map<number, { text?: string }>();
@@ -333,7 +342,7 @@ export class Autoscaler {
   ): Promise<EndedJob[]> {
     const registered = new Set(ray.nodes.filter((n) => n.status !== "DEAD").map((n) => n.instanceId));
     const ended: EndedJob[] = [];
-    const stillKnown = new Map<string, { type: string; jobId: number; startedMs?: number; registered: boolean }>();
+    const stillKnown = new Map<string, KnownWorker>();
     for (const [id, k] of this.known) {
       if (present.has(id)) {
         stillKnown.set(id, k);
@@ -357,7 +366,7 @@ export class Autoscaler {
     const known = stillKnown;
     for (const w of workers) {
       const prev = this.known.get(w.instanceId);
-      const k: { type: string; jobId: number; startedMs?: number; registered: boolean } = {
+      const k: KnownWorker = {
         type: w.type,
         jobId: w.jobId,
         registered: (prev?.registered ?? false) || registered.has(w.instanceId),

@@ -555,7 +555,7 @@ export class RayClusterManager {
 
   // ---------------------------------------------------------------------------------- status
 
-  async status(signal?: AbortSignal): Promise<ClusterStatus> {
+  async status(): Promise<ClusterStatus> {
     const [jobs, head] = await Promise.all([this.jobs(), this.state.readHeadInfo()]);
     let ray: { nodes: RayNode[]; demand: PendingDemand[]; autoscaling: AutoscalingState } | undefined;
     let rayError: string | undefined;
