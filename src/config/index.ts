@@ -1,4 +1,5 @@
-import { ConfigError, loadConfigFile } from "./load.js";
+import { readFile } from "node:fs/promises";
+import { ConfigError, loadConfigFile, locateField } from "./load.js";
 import { type Normalised, type NormaliseOptions, normaliseConfig } from "./normalise.js";
 
 export { configJsonSchema } from "./json-schema.js";
@@ -12,6 +13,12 @@ export async function loadClusterSpec(file: string, options: NormaliseOptions = 
   try {
     return normaliseConfig(raw, options);
   } catch (e) {
-    throw new ConfigError([{ file, line: 1, col: 1, path: "", message: (e as Error).message }]);
+    // normalise's errors name the field first ("field.path: message"): point at it in the file
+    const message = (e as Error).message;
+    const field = /^([A-Za-z_][\w.[\]-]*): /.exec(message)?.[1];
+    const pos = field ? locateField(await readFile(file, "utf8"), field) : { line: 1, col: 1 };
+    throw new ConfigError([
+      { file, ...pos, path: field ?? "", message: field ? message.slice(field.length + 2) : message },
+    ]);
   }
 }

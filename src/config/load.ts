@@ -115,6 +115,23 @@ function describeIssue(issue: ZodIssueLike, keys: string[]): string {
   return text;
 }
 
+/**
+ * Where a field is in the config text ("available_node_types.gpu.sge.qsub_options", "setup_commands[0]"):
+ * for errors found after the schema (by normalise.ts), which name the field first. Line 1 if not found.
+ */
+export function locateField(text: string, field: string): { line: number; col: number } {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false });
+  const path = [...field.matchAll(/([^.[\]]+)|\[(\d+)\]/g)].map((m) =>
+    m[2] !== undefined ? Number(m[2]) : (m[1] as string),
+  );
+  const { node, key, found } = nodeAt(doc.contents, path);
+  const target = found ? node : key;
+  if (!target?.range) return { line: 1, col: 1 };
+  const p = lineCounter.linePos(target.range[0]);
+  return { line: p.line, col: p.col };
+}
+
 export async function loadConfigFile(path: string): Promise<RawConfig> {
   let text: string;
   try {

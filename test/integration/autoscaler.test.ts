@@ -53,8 +53,6 @@ available_node_types:
     resources: { slots: 1 }
     max_workers: 1
     labels: { pool: broken }
-    # a working directory that does not exist: Grid Engine puts the job in error state (Eqw)
-    sge: { qsub_options: "-wd /nonexistent-rsge" }
 setup_commands:
   - source ${RAY_VENV}/bin/activate
 `,
@@ -287,6 +285,10 @@ time.sleep(600)
   }, 240_000);
 
   it("a worker job in error state (Eqw) is deleted, reported with Grid Engine's reason, and its type backs off", async () => {
+    // the cluster's log directory unwritable (a full or read-only filesystem): Grid Engine cannot open
+    // a new job's output file and puts the job in error state (Eqw)
+    const logs = join(dir, "state", NAME, "logs");
+    asRoot(["chmod", "0500", logs]);
     const d = driver(
       "broken",
       `@ray.remote(num_cpus=1, label_selector={"pool": "broken"})
@@ -306,12 +308,13 @@ time.sleep(600)
         90_000,
         1000,
       );
-      expect(failures[0]?.why).toMatch(/Grid Engine error state: .*can't chdir to \/nonexistent-rsge/);
+      expect(failures[0]?.why).toMatch(/Grid Engine error state: .*can't open output file .*Permission denied/);
       // the second try came only after the backoff (5 s), not in the next round
       const ups = events().filter((e) => e.event === "scale-up" && e.type === "broken");
       expect(Date.parse(ups[1]?.time ?? "") - Date.parse(failures[0]?.time ?? "")).toBeGreaterThanOrEqual(4500);
       expect(rayStatus()).toMatch(/Recent failures:\n(.*\n)* broken: LaunchFailed/);
     } finally {
+      asRoot(["chmod", "0700", logs]);
       d.proc.kill("SIGTERM");
       await d.done;
     }

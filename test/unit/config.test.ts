@@ -397,6 +397,32 @@ describe("normaliseConfig", () => {
   });
 });
 
+describe("loadClusterSpec", () => {
+  it("points errors found after the schema at their field in the file", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { loadClusterSpec } = await import("../../src/config/index.js");
+    const file = join(mkdtempSync(join(tmpdir(), "rsge-cfg-")), "c.yaml");
+    writeFileSync(
+      file,
+      `cluster_name: c1
+head_node:
+  resources: { slots: 1 }
+available_node_types:
+  broken:
+    resources: { slots: 1 }
+    sge: { qsub_options: "-wd /x" }
+`,
+    );
+    const e = await loadClusterSpec(file).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as Error).message).toBe(
+      `${file}:7:26: available_node_types.broken.sge.qsub_options: -wd is set by ray-sge for its jobs and cannot be given in qsub_options`,
+    );
+  });
+});
+
 describe("shellWords", () => {
   it("splits like a shell, refuses operators", () => {
     expect(shellWords(`-l h_rt=1:00:00 -q 'all.q@node*' -ac "a=b c" x\\ y`)).toEqual([
