@@ -261,11 +261,20 @@ class Placement {
   }
 
   private computeCandidates(r: ResourceRequest): PlannerNodeType[] {
-    return this.types
-      .filter((t) => t.maxWorkers > 0)
-      .filter((t) => fits(this.typeResources(t), r.resources, this.optimisticFor(t)))
-      .filter((t) => labelsMatch({ ...t.labels, "ray.io/node-group": t.name }, r.labelSelectors))
-      .sort((a, b) => size(a.resources) - size(b.resources) || a.name.localeCompare(b.name));
+    return (
+      this.types
+        .filter((t) => t.maxWorkers > 0)
+        .filter((t) => fits(this.typeResources(t), r.resources, this.optimisticFor(t)))
+        .filter((t) => labelsMatch({ ...t.labels, "ray.io/node-group": t.name }, r.labelSelectors))
+        // the smallest that fits; among equals the plainest (fewest labels), keeping labelled nodes for
+        // the work that asks for them
+        .sort(
+          (a, b) =>
+            size(a.resources) - size(b.resources) ||
+            Object.keys(a.labels).length - Object.keys(b.labels).length ||
+            a.name.localeCompare(b.name),
+        )
+    );
   }
 
   feasible(r: ResourceRequest): boolean {

@@ -288,6 +288,7 @@ time.sleep(600)
     // the cluster's log directory unwritable (a full or read-only filesystem): Grid Engine cannot open
     // a new job's output file and puts the job in error state (Eqw)
     const logs = join(dir, "state", NAME, "logs");
+    const since = new Date().toISOString();
     asRoot(["chmod", "0500", logs]);
     const d = driver(
       "broken",
@@ -302,7 +303,7 @@ time.sleep(600)
       const failures = await waitFor(
         "two failed submissions of the broken type",
         async () => {
-          const f = events().filter((e) => e.event === "worker-failed" && e.type === "broken");
+          const f = events().filter((e) => e.event === "worker-failed" && e.type === "broken" && e.time > since);
           return f.length >= 2 ? f : undefined;
         },
         90_000,
@@ -310,7 +311,7 @@ time.sleep(600)
       );
       expect(failures[0]?.why).toMatch(/Grid Engine error state: .*can't open output file .*Permission denied/);
       // the second try came only after the backoff (5 s), not in the next round
-      const ups = events().filter((e) => e.event === "scale-up" && e.type === "broken");
+      const ups = events().filter((e) => e.event === "scale-up" && e.type === "broken" && e.time > since);
       expect(Date.parse(ups[1]?.time ?? "") - Date.parse(failures[0]?.time ?? "")).toBeGreaterThanOrEqual(4500);
       expect(rayStatus()).toMatch(/Recent failures:\n(.*\n)* broken: LaunchFailed/);
     } finally {

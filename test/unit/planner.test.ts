@@ -141,6 +141,14 @@ describe("planner: scale up", () => {
       { small: 1 },
     ],
     [
+      "among equal types, the one without labels (labelled nodes kept for work that asks)",
+      input({
+        types: [{ ...cpu1, name: "a-labelled", labels: { pool: "x" } }, cpu1],
+        ray: ray({ pending: [{ request: req({ CPU: 1 }), count: 1 }] }),
+      }),
+      { cpu1: 1 },
+    ],
+    [
       "a request only the big type holds",
       input({ types: [big, small], ray: ray({ pending: [{ request: req({ CPU: 6 }), count: 2 }] }) }),
       { big: 2 },
