@@ -10,7 +10,7 @@
  * only makes it gentler. A failed qstat or an unreachable GCS means no action that round, never
  * "the nodes are gone".
  */
-import { appendFile, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { appendFile, open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { RayClusterManager } from "../cluster/manager.js";
@@ -482,11 +482,21 @@ export class Autoscaler {
   }
 }
 
-/** The last `n` events of a cluster's log (reads only the end of the file). */
+/** The last `n` events of a cluster's log (reads only the end of the file: it grows with the cluster's life). */
 export async function recentEvents(stateDir: string, n = 10): Promise<AutoscalerEvent[]> {
   let text: string;
   try {
-    text = await readFile(join(stateDir, "events.jsonl"), "utf8");
+    const f = await open(join(stateDir, "events.jsonl"), "r");
+    try {
+      const { size } = await f.stat();
+      const length = Math.min(size, 64 * 1024);
+      const buf = Buffer.alloc(length);
+      await f.read(buf, 0, length, size - length);
+      text = buf.toString("utf8");
+      // a cut first line is not JSON: dropped below
+    } finally {
+      await f.close();
+    }
   } catch {
     return [];
   }

@@ -118,3 +118,14 @@ describe("autoscaler loop: no action without an answer", () => {
     expect((await autoscaler.round()).outcome).toBe("stopped");
   });
 });
+
+describe("recentEvents", () => {
+  it("reads the last events from the end of a long log", async () => {
+    const { recentEvents } = await import("../../src/autoscaler/autoscaler.js");
+    const lines = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ time: "t", event: "e", i }));
+    writeFileSync(join(dir, "events.jsonl"), `${lines.join("\n")}\n`);
+    const last = await recentEvents(dir, 3);
+    expect(last.map((e) => e.i)).toEqual([4997, 4998, 4999]);
+    expect(await recentEvents(join(dir, "none"))).toEqual([]);
+  });
+});
