@@ -181,6 +181,7 @@ export class Autoscaler {
             : this.spec.autoscaler.intervalMs;
         await sleep(Math.max(0, wait - (r.outcome === "ok" ? r.ms : 0)), signal);
       }
+      await this.event("autoscaler-stopped", { why: "signal (its job or process ends)" });
       return "stopped";
     } finally {
       this.gcs?.close();
