@@ -406,10 +406,15 @@ export class RayClusterManager {
     }
   }
 
-  /** The normalised config, for the autoscaler (in the head job it cannot see the user's config file). */
+  /**
+   * The normalised config, for the autoscaler (in the head job it cannot see the user's config file),
+   * with what up found out about Grid Engine.
+   */
   private async writeSpec(): Promise<void> {
     const tmp = `${this.state.specPath}.tmp`;
-    await writeFile(tmp, JSON.stringify(this.spec, null, 2), { mode: 0o600 });
+    // decided here, on the submit host: `qconf -sc` needs an admin host, which the head's host rarely is
+    const spec: ClusterSpec = { ...this.spec, memoryPerSlot: await this.memoryPerSlot() };
+    await writeFile(tmp, JSON.stringify(spec, null, 2), { mode: 0o600 });
     await rename(tmp, this.state.specPath);
   }
 

@@ -35,7 +35,9 @@ head_node:
   resources: { slots: 1 }
 available_node_types:
   cpu1:
-    resources: { slots: 1 }
+    # memory makes workers' submission need to know how the memory complex counts (qconf -sc, an admin
+    # host's command): up finds out and tells the autoscaler in the head job
+    resources: { slots: 1, memory: 1G }
     min_workers: 0
     max_workers: 4
   queued:
