@@ -266,12 +266,15 @@ class Placement {
         .filter((t) => t.maxWorkers > 0)
         .filter((t) => fits(this.typeResources(t), r.resources, this.optimisticFor(t)))
         .filter((t) => labelsMatch({ ...t.labels, "ray.io/node-group": t.name }, r.labelSelectors))
-        // the smallest that fits; among equals the plainest (fewest labels), keeping labelled nodes for
-        // the work that asks for them
+        // the smallest that fits (GPUs, then CPUs); among equals the plainest (fewest labels), keeping
+        // labelled nodes for the work that asks for them; then the least declared memory (a type that
+        // declares none gets what Ray finds on the host: count it as large)
         .sort(
           (a, b) =>
-            size(a.resources) - size(b.resources) ||
+            (a.resources.GPU ?? 0) - (b.resources.GPU ?? 0) ||
+            (a.resources.CPU ?? 0) - (b.resources.CPU ?? 0) ||
             Object.keys(a.labels).length - Object.keys(b.labels).length ||
+            (a.resources.memory ?? Number.MAX_VALUE) - (b.resources.memory ?? Number.MAX_VALUE) ||
             a.name.localeCompare(b.name),
         )
     );

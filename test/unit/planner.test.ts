@@ -149,6 +149,17 @@ describe("planner: scale up", () => {
       { cpu1: 1 },
     ],
     [
+      "declared memory does not make a type look bigger than one that declares none",
+      input({
+        types: [
+          { ...cpu1, name: "plain-labelled", labels: { pool: "x" } },
+          { ...cpu1, name: "mem", resources: { CPU: 1, memory: GiB } },
+        ],
+        ray: ray({ pending: [{ request: req({ CPU: 1 }), count: 1 }] }),
+      }),
+      { mem: 1 },
+    ],
+    [
       "a request only the big type holds",
       input({ types: [big, small], ray: ray({ pending: [{ request: req({ CPU: 6 }), count: 2 }] }) }),
       { big: 2 },
