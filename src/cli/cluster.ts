@@ -187,7 +187,9 @@ export async function statusCommand(target: string, opts: { json?: boolean; watc
       manager.autoscalerInfo(),
       recentEvents(manager.state.path, 8),
     ]);
-    return { ...s, autoscaler, events };
+    // this incarnation's events only: the log is kept across `down` and `up`
+    const since = (s.head?.started_at ?? 0) * 1000;
+    return { ...s, autoscaler, events: events.filter((e) => Date.parse(e.time) >= since) };
   };
   if (!opts.watch) {
     const s = await view();
