@@ -550,7 +550,8 @@ export class RayClusterManager {
       const alive = nodes?.filter((n) => n.state === "ALIVE" && !n.isHead).length ?? 0;
       if (alive !== last) this.log(`Ray: head up at ${info.ip}:${info.gcs_port}, ${alive}/${want} worker(s) joined`);
       last = alive;
-      if (nodes && alive >= want) return alive;
+      // the head counts too: the GCS lists a node once its raylet has reported its resources
+      if (nodes && alive >= want && nodes.some((n) => n.isHead && n.state === "ALIVE")) return alive;
       await sleep(1000, signal);
     }
     throw new ClusterError(
