@@ -7,15 +7,9 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { asUser, conf, HOME, root, USER, VENV } from "./testbed.mjs";
 
-const root = join(new URL(".", import.meta.url).pathname, "..");
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
-const conf = Object.fromEntries(
-  readFileSync(join(root, "scripts/testbed.conf"), "utf8")
-    .split("\n")
-    .filter((l) => /^[A-Z_]+=/.test(l))
-    .map((l) => l.split("=")),
-);
 
 /** A synthetic round: 10 node types, 1,000 busy nodes, 10,000 waiting requests in 20 shapes. */
 export function syntheticRound() {
@@ -117,21 +111,6 @@ export async function plannerBench() {
   return met;
 }
 
-const USER = conf.TESTBED_USER;
-const HOME = conf.TESTBED_HOME;
-const VENV = conf.RAY_VENV;
-
-function asUser(argv, opts = {}) {
-  const r = spawnSync("runuser", ["-u", USER, "--", ...argv], {
-    encoding: "utf8",
-    cwd: HOME,
-    timeout: 300_000,
-    ...opts,
-  });
-  if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return r.stdout;
-}
-
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 function events(file) {
@@ -165,7 +144,7 @@ export async function reactionBench() {
   spawnSync(join(root, "scripts/install-cli"), [pkg, USER], { stdio: "inherit" });
   const work = join(HOME, ".ray-sge-bench-auto");
   const config = join(work, "auto.yaml");
-  const cli = (...args) => asUser([process.execPath, join(pkg, "bin/ray-sge.js"), ...args]);
+  const cli = (...args) => asUser([process.execPath, join(pkg, "bin/ray-sge.js"), ...args]).out;
   if (existsSync(config))
     spawnSync("runuser", ["-u", USER, "--", process.execPath, join(pkg, "bin/ray-sge.js"), "down", config]);
   spawnSync("runuser", ["-u", USER, "--", "qdel", "bl-auto-worker"], { cwd: HOME });
@@ -323,7 +302,7 @@ exec ray start --block --address=${up.address} --node-ip-address=$IP --temp-dir=
       ],
       { cwd: work },
     )
-      .trim()
+      .out.trim()
       .split(".")[0];
     const base = await registeredAfter(`hand-${jid}.`, t0, ev.count);
     asUser(["qdel", jid]);

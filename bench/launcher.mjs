@@ -5,31 +5,10 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { asUser, HOME, root, USER, VENV } from "./testbed.mjs";
 
-const root = join(new URL(".", import.meta.url).pathname, "..");
-const conf = Object.fromEntries(
-  readFileSync(join(root, "scripts/testbed.conf"), "utf8")
-    .split("\n")
-    .filter((l) => /^[A-Z_]+=/.test(l))
-    .map((l) => l.split("=")),
-);
-const USER = conf.TESTBED_USER;
-const HOME = conf.TESTBED_HOME;
-const VENV = conf.RAY_VENV;
 const TRIALS = Number(process.env.BENCH_LAUNCH_TRIALS ?? 3);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-
-function asUser(argv, opts = {}) {
-  const t = performance.now();
-  const r = spawnSync("runuser", ["-u", USER, "--", ...argv], {
-    encoding: "utf8",
-    cwd: HOME,
-    timeout: 300_000,
-    ...opts,
-  });
-  if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
-  return { ms: performance.now() - t, out: r.stdout };
-}
 
 export function launcherBench() {
   if (spawnSync(join(root, "scripts/testbed"), ["status"]).status !== 0) {

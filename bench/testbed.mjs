@@ -1,0 +1,28 @@
+// What the testbed benchmarks share: scripts/testbed.conf's settings, and running a command as its user.
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+
+export const root = join(new URL(".", import.meta.url).pathname, "..");
+export const conf = Object.fromEntries(
+  readFileSync(join(root, "scripts/testbed.conf"), "utf8")
+    .split("\n")
+    .filter((l) => /^[A-Z_]+=/.test(l))
+    .map((l) => l.split("=")),
+);
+export const USER = conf.TESTBED_USER;
+export const HOME = conf.TESTBED_HOME;
+export const VENV = conf.RAY_VENV;
+
+/** Run argv as the testbed user; its time and output, or an Error with its stderr. */
+export function asUser(argv, opts = {}) {
+  const t = performance.now();
+  const r = spawnSync("runuser", ["-u", USER, "--", ...argv], {
+    encoding: "utf8",
+    cwd: HOME,
+    timeout: 300_000,
+    ...opts,
+  });
+  if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
+  return { ms: performance.now() - t, out: r.stdout };
+}
