@@ -118,6 +118,9 @@ export class Autoscaler {
   private readonly log: (line: string) => void;
   private readonly now: () => number;
   private memory: PlannerMemory = emptyMemory();
+  /** The planner's view of the config: the spec does not change while the loop runs. */
+  private readonly types: PlannerNodeType[];
+  private readonly settings: PlannerSettings;
   private gcs: GcsClient | undefined;
   private gcsFor = "";
   private headJob: number | undefined;
@@ -143,6 +146,8 @@ export class Autoscaler {
     this.now = options.now ?? Date.now;
     // increasing across restarts, as Ray wants of autoscaler_state_version
     this.version = Date.now();
+    this.types = plannerTypes(manager.spec);
+    this.settings = plannerSettings(manager.spec);
   }
 
   get spec(): ClusterSpec {
@@ -259,12 +264,12 @@ export class Autoscaler {
     const ended = await this.endedJobs(workers, present, ray, now);
     const p = plan({
       now,
-      types: plannerTypes(this.spec),
+      types: this.types,
       maxWorkers: this.spec.maxWorkers,
       jobs: workers,
       ray,
       ended,
-      settings: plannerSettings(this.spec),
+      settings: this.settings,
       memory: this.memory,
     });
     this.memory = p.memory;
@@ -435,7 +440,7 @@ export class Autoscaler {
         });
       } catch (e) {
         const why = (e as Error).message;
-        recordFailure(this.memory, plannerSettings(this.spec), now, {
+        recordFailure(this.memory, this.settings, now, {
           type: l.type,
           instanceId: "qsub",
           reason: `qsub refused: ${why}`,

@@ -719,8 +719,9 @@ export function plan(input: PlanInput): Plan {
   }
 
   // ---- what Ray shows as pending: one instance per job on its way
+  const cancelled = new Set(out.cancel.map((c) => c.instanceId));
   for (const j of onTheWay) {
-    if (out.cancel.some((c) => c.instanceId === j.instanceId)) continue;
+    if (cancelled.has(j.instanceId)) continue;
     out.pendingInstances.push({
       nodeType: j.type,
       instanceId: j.instanceId,

@@ -168,15 +168,6 @@ export class GcsClient {
     });
   }
 
-  /** Wait until the channel is connected (or the deadline passes). */
-  waitReady(timeoutMs = this.timeoutMs): Promise<void> {
-    return new Promise((resolve, reject) =>
-      this.client.waitForReady(Date.now() + timeoutMs, (err) =>
-        err ? reject(new GcsError(`GCS ${this.options.address}: ${err.message}`, "UNAVAILABLE", "connect")) : resolve(),
-      ),
-    );
-  }
-
   close(): void {
     this.client.close();
   }
