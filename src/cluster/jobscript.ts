@@ -54,6 +54,9 @@ export function rayResourceArgs(r: NodeResources): string[] {
   return args;
 }
 
+/** $TMP longer than this is not used: Ray's longest socket path is its temp dir ($TMP/p/ray) + ~69 bytes, of 107. */
+const MAX_TMP_LENGTH = 32;
+
 const PORT_NAMES = [
   "gcs",
   "dashboard",
@@ -108,13 +111,22 @@ export RAY_USAGE_STATS_ENABLED=0
 NODE_IP=$(getent hosts "$(hostname)" | awk 'NR==1{print $1}')
 case "$NODE_IP" in ""|127.*) NODE_IP=$(hostname -I 2>/dev/null | awk '{print $1}');; esac
 [ -n "$NODE_IP" ] || fail "cannot tell this host's IP address"
-# unix socket paths must stay under 107 bytes: Ray adds ~70 to its temp dir
-if [ -n "\${TMP:-}" ] && [ -d "$TMP" ] && [ \${#TMP} -le 32 ]; then
-  RAY_TEMP="$TMP/ray"
+# Ray makes every directory it creates world-writable (0777): its temp dir (sessions, logs, sockets,
+# runtime_resources) goes inside a 0700 directory of ours that Ray never touches, so no other user can
+# reach anything below it. In SGE's per-job $TMP when it is ours and short enough (unix socket paths
+# must stay under 107 bytes: Ray adds up to ~70), else a fresh private one under /tmp.
+RSGE_PRIVATE=
+if [ -n "\${TMP:-}" ] && [ -d "$TMP" ] && [ -O "$TMP" ] && [ \${#TMP} -le ${MAX_TMP_LENGTH} ]; then
+  RSGE_PRIVATE="$TMP/p"; mkdir -p -m 700 "$RSGE_PRIVATE" || fail "cannot create $RSGE_PRIVATE"
 else
-  RAY_TEMP="/tmp/rsge-$(id -u)-$JOB_ID.$TASK"; trap 'rm -rf "$RAY_TEMP"' EXIT
+  RSGE_PRIVATE=$(mktemp -d /tmp/rsge.XXXXXX) || fail "cannot create a private directory under /tmp"
+  trap 'rm -rf "$RSGE_PRIVATE"' EXIT
 fi
-mkdir -p -m 700 "$RAY_TEMP" || fail "cannot create $RAY_TEMP"
+chmod 700 "$RSGE_PRIVATE" && [ -O "$RSGE_PRIVATE" ] || fail "$RSGE_PRIVATE is not a private directory of $(id -un)"
+RAY_TEMP="$RSGE_PRIVATE/ray"
+# what the driver and tasks write with Python's tempfile (or any TMPDIR user) stays private too
+export TMPDIR="$RSGE_PRIVATE/tmp"
+mkdir -p "$RAY_TEMP" "$TMPDIR" || fail "cannot create $RAY_TEMP"
 # free ports on this host (several clusters and users may share it)
 free_ports() { "$RAY_PY" -c 'import socket,sys
 ss=[socket.socket() for _ in range(int(sys.argv[1]))]
@@ -124,7 +136,7 @@ print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"; }
 }
 
 function runRay(): string {
-  return `
+  return `${saveRayLogs()}
 RAY_PID=; AUTOSCALER_PID=
 stop_ray() {
   log "signal $1: stopping this job's Ray (gracefully)"
@@ -178,6 +190,47 @@ fi
 `;
 }
 
+/** Bytes of Ray's own logs kept per node in the cluster's log dir when its job ends (newest first). */
+export const KEPT_RAY_LOG_BYTES = 64 * 1024 ** 2;
+
+/**
+ * When Ray has exited (by itself, or stopped by a signal: qdel with -notify, s_rt, down), copy its
+ * logs from the job's private temp dir, which execd deletes with the job, to the shared log dir:
+ * newest files first, at most KEPT_RAY_LOG_BYTES, a file that does not fit whole keeps its end.
+ */
+function saveRayLogs(): string {
+  return `save_ray_logs() {
+  local src="$RAY_TEMP/session_latest/logs" dst="$STATE_DIR/logs/ray/$JOB_ID.$TASK"
+  [ -d "$src" ] || return 0
+  "$RAY_PY" - "$src" "$dst" ${KEPT_RAY_LOG_BYTES} <<'SAVE' && log "Ray's logs kept in $dst" || log "could not keep Ray's logs in $dst"
+import os, sys
+src, dst, budget = sys.argv[1], sys.argv[2], int(sys.argv[3])
+files = []
+for root, _, names in os.walk(src):
+    for n in names:
+        p = os.path.join(root, n)
+        try:
+            st = os.stat(p)
+        except OSError:
+            continue
+        files.append((st.st_mtime, st.st_size, p))
+os.makedirs(dst, mode=0o700, exist_ok=True)
+for _, size, p in sorted(files, reverse=True):
+    if budget <= 0:
+        break
+    out = os.path.join(dst, os.path.relpath(p, src))
+    os.makedirs(os.path.dirname(out), mode=0o700, exist_ok=True)
+    with open(p, "rb") as f, open(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as o:
+        if size > budget:
+            f.seek(size - budget)
+        data = f.read(budget)
+        o.write(data)
+        budget -= len(data)
+SAVE
+}
+`;
+}
+
 const WAIT_RAY = `
 while :; do
   wait "$RAY_PID"; rc=$?
@@ -185,17 +238,22 @@ while :; do
 done
 log "Ray exited with code $rc"
 [ -n "$AUTOSCALER_PID" ] && kill -TERM "$AUTOSCALER_PID" 2>/dev/null
+save_ray_logs
 exit "$rc"
 `;
 
 export function renderHeadScript(i: ScriptInput): string {
   const pinned = (name: string, port: number | undefined) => (port === undefined ? "" : `PORT_${name}=${port}\n`);
   return `${header(i)}${setup(i)}${rayEnvironment(i)}
+# drivers from the submit host come through Ray Client, the Jobs API and the dashboard: ray[default]
+if ! "$RAY_PY" -c 'import grpc, aiohttp' 2>/dev/null; then
+  fail "Ray here ($RAY_BIN, $("$RAY_PY" -c 'import ray; print(ray.__version__)' 2>/dev/null)) lacks ray[default] (grpcio, aiohttp), which the head's Ray Client server, dashboard and Jobs API need: pip install 'ray[default]==VERSION' in that environment"
+fi
 read -r ${PORT_NAMES.map((p) => `PORT_${p}`).join(" ")} < <(free_ports ${PORT_NAMES.length}) || fail "cannot pick free ports"
 ${pinned("gcs", i.gcsPort)}${pinned("dashboard", i.dashboardPort)}${startAutoscalerCheck(i)}export RAY_enable_autoscaler_v2=1
 RAY_ARGS=(start --head --block --disable-usage-stats --no-monitor
   --node-ip-address="$NODE_IP" --port="$PORT_gcs" --temp-dir="$RAY_TEMP"
-  --dashboard-host=127.0.0.1 --dashboard-port="$PORT_dashboard" --ray-client-server-port="$PORT_client"
+  --dashboard-host="$NODE_IP" --dashboard-port="$PORT_dashboard" --ray-client-server-port="$PORT_client"
   --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
   --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
   --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager"
@@ -217,7 +275,7 @@ tmp = sys.argv[1] + ".tmp"
 with open(tmp, "w") as f: json.dump(info, f)
 os.replace(tmp, sys.argv[1])
 PUBLISH
-log "head up: GCS $NODE_IP:$PORT_gcs, dashboard 127.0.0.1:$PORT_dashboard on $(hostname)"
+log "head up: GCS $NODE_IP:$PORT_gcs, dashboard http://$NODE_IP:$PORT_dashboard, Ray Client ray://$NODE_IP:$PORT_client"
 ${startAutoscaler(i)}${WAIT_RAY}`;
 }
 

@@ -1,6 +1,10 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
+  KEPT_RAY_LOG_BYTES,
   rayResourceArgs,
   renderHeadScript,
   renderWorkerScript,
@@ -24,13 +28,15 @@ function bashSyntaxOk(script: string): void {
 }
 
 describe("job scripts", () => {
-  it("head: valid bash, token by path, no ray stop, dashboard on localhost, ids for matching", () => {
+  it("head: valid bash, token by path, no ray stop, dashboard on the node's address, ids for matching", () => {
     const s = renderHeadScript(base);
     bashSyntaxOk(s);
     expect(s).toMatch(/^#!\/bin\/bash\n/);
     expect(s).toContain('export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$STATE_DIR/token"');
     expect(s).toContain('export RAY_CLOUD_INSTANCE_ID="$JOB_ID.$TASK" RAY_NODE_TYPE_NAME="$NODE_TYPE"');
-    expect(s).toContain("--dashboard-host=127.0.0.1");
+    // reachable from the submit host; the token protects it (Ray answers 401 without it)
+    expect(s).toContain('--dashboard-host="$NODE_IP"');
+    expect(s).not.toContain("0.0.0.0");
     expect(s).toContain("--no-monitor");
     expect(s).toContain("export RAY_enable_autoscaler_v2=1");
     expect(s).not.toMatch(/ray stop/);
@@ -104,5 +110,77 @@ describe("job scripts", () => {
     expect(out).toMatch(/setup 1\/3: X=1/);
     expect(out).toMatch(/ERROR: setup command 2\/3 failed: test \$X = 2 \(exit 1\)/);
     expect(out).not.toMatch(/echo never/);
+  });
+
+  /** The part of a rendered script between two markers, to run for real. */
+  function part(script: string, from: string, to: string): string {
+    const a = script.indexOf(from);
+    const b = script.indexOf(to, a);
+    expect(a).toBeGreaterThanOrEqual(0);
+    expect(b).toBeGreaterThan(a);
+    return script.slice(a, b);
+  }
+  const preamble = 'log() { echo "$*"; }; fail() { echo "ERROR: $*"; exit 1; }; JOB_ID=7; TASK=1\n';
+
+  it("puts Ray's temp dir inside a 0700 directory Ray does not create, in $TMP or a fresh one under /tmp", () => {
+    const s = renderHeadScript(base);
+    const privatePart = `${preamble}${part(s, "RSGE_PRIVATE=", "# free ports")}echo "RAY_TEMP=$RAY_TEMP TMPDIR=$TMPDIR MODE=$(stat -c %a "$RSGE_PRIVATE")"\n`;
+    const run = (tmp: string) => {
+      const r = spawnSync("bash", ["-c", privatePart], { env: { ...process.env, TMP: tmp }, encoding: "utf8" });
+      expect(r.status, r.stdout + r.stderr).toBe(0);
+      const temp = /RAY_TEMP=(\S+)/.exec(r.stdout)?.[1] as string;
+      return { temp, tmpdir: /TMPDIR=(\S+)/.exec(r.stdout)?.[1] as string, mode: /MODE=(\d+)/.exec(r.stdout)?.[1] };
+    };
+    // SGE's per-job $TMP (0755, ours): Ray's dir goes in $TMP/p, which is 0700
+    const jobTmp = mkdtempSync(join(tmpdir(), "jt-"));
+    const a = run(jobTmp);
+    expect(a.temp).toBe(`${jobTmp}/p/ray`);
+    expect(a.mode).toBe("700");
+    expect(statSync(`${jobTmp}/p`).mode & 0o777).toBe(0o700);
+    expect(a.tmpdir).toBe(`${jobTmp}/p/tmp`);
+    // a $TMP too long for Ray's unix sockets: a fresh private directory under /tmp
+    const long = join(jobTmp, "x".repeat(40));
+    mkdirSync(long);
+    const b = run(long);
+    expect(b.temp).toMatch(/^\/tmp\/rsge\.[A-Za-z0-9]{6}\/ray$/);
+    expect(b.mode).toBe("700");
+    // removed when the script exits (SGE's $TMP is removed by execd; this one is ours to remove)
+    expect(existsSync(b.temp.replace(/\/ray$/, ""))).toBe(false);
+    // the longest socket path Ray makes (sockets/dash_MetricsHead in a session dir) stays below 107 bytes
+    const session = "session_2026-12-01_19-24-47_773640_4194304";
+    expect(`${jobTmp.replace(/.*/, "x".repeat(32))}/p/ray/${session}/sockets/dash_MetricsHead`.length).toBeLessThan(108);
+  });
+
+  it("keeps Ray's logs when Ray exits: newest files first, bounded, a file that does not fit keeps its end", () => {
+    const s = renderWorkerScript({ ...base, role: "worker" });
+    expect(s).toMatch(/log "Ray exited with code \$rc"\n.*\nsave_ray_logs\nexit "\$rc"/);
+    const fn = part(s, "save_ray_logs() {", "\nRAY_PID=");
+    const root = mkdtempSync(join(tmpdir(), "rl-"));
+    const logs = join(root, "ray/session_latest/logs");
+    mkdirSync(join(logs, "old"), { recursive: true });
+    writeFileSync(join(logs, "old/raylet.1.out"), "o".repeat(1000));
+    writeFileSync(join(logs, "worker-1.out"), `${"a".repeat(900)}THE END`);
+    writeFileSync(join(logs, "raylet.out"), "r".repeat(100));
+    const t = Date.now() / 1000;
+    utimesSync(join(logs, "old/raylet.1.out"), t - 300, t - 300);
+    utimesSync(join(logs, "worker-1.out"), t - 200, t - 200);
+    utimesSync(join(logs, "raylet.out"), t - 100, t - 100);
+    const budget = 500;
+    const script = `${preamble}STATE_DIR=${root}/state; RAY_TEMP=${root}/ray; RAY_PY=python3\n${fn.replace(String(KEPT_RAY_LOG_BYTES), String(budget))}\nsave_ray_logs\n`;
+    const r = spawnSync("bash", ["-c", script], { encoding: "utf8" });
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+    const kept = join(root, "state/logs/ray/7.1");
+    expect(r.stdout).toContain(`Ray's logs kept in ${kept}`);
+    expect(readFileSync(join(kept, "raylet.out"), "utf8")).toBe("r".repeat(100));
+    const worker = readFileSync(join(kept, "worker-1.out"), "utf8");
+    expect(worker.length).toBe(budget - 100);
+    expect(worker.endsWith("THE END")).toBe(true);
+    expect(readdirSync(kept)).not.toContain("old");
+    expect(statSync(kept).mode & 0o777).toBe(0o700);
+    expect(statSync(join(kept, "raylet.out")).mode & 0o777).toBe(0o600);
+  });
+
+  it("head: refuses a Ray without ray[default] with a clear line", () => {
+    expect(renderHeadScript(base)).toContain("lacks ray[default] (grpcio, aiohttp)");
   });
 });
