@@ -1,39 +1,12 @@
 /** `ray-sge up | down | status`: the cluster commands. Text for people on stdout, progress on stderr. */
-import { spawn } from "node:child_process";
 import { copyFile, mkdir, open, readdir, readFile, stat } from "node:fs/promises";
-import { homedir, hostname } from "node:os";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { Autoscaler, type AutoscalerEvent, recentEvents } from "../autoscaler/autoscaler.js";
 import { type AutoscalerMode, type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
-import { loadClusterSpec } from "../config/index.js";
 import type { ClusterSpec } from "../config/normalise.js";
-import { shellQuote } from "../sge/qsub.js";
+import { defaultStateRoot, progress, specFrom, UsageError } from "./common.js";
 import { formatTable } from "./table.js";
-
-export class UsageError extends Error {
-  override readonly name = "UsageError";
-}
-
-const progress = (line: string) => process.stderr.write(`ray-sge: ${line}\n`);
-
-function defaultStateRoot(): string {
-  return join(homedir(), ".ray-sge", "clusters");
-}
-
-/** A config file, or the name of a cluster brought up before (its config snapshot is in its state dir). */
-async function specFrom(target: string): Promise<{ spec: ClusterSpec; file: string; warnings: string[] }> {
-  const isName = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/.test(target) && !/\.ya?ml$/.test(target);
-  const file = isName ? join(defaultStateRoot(), target, "config.yaml") : target;
-  if (isName) {
-    try {
-      await readFile(file);
-    } catch {
-      throw new UsageError(`no cluster named "${target}" here (no ${file}); give the config file instead`);
-    }
-  }
-  const { spec, warnings } = await loadClusterSpec(file);
-  return { spec, file, warnings };
-}
 
 const AUTOSCALER_MODES = ["head", "local", "off"] as const;
 
@@ -69,11 +42,9 @@ export async function upCommand(
         `Ray cluster ${spec.name} is up: head on ${r.head.host} (job ${r.head.job_id}), ${r.workersAlive} worker(s).`,
         `  address:   ${r.address}`,
         `  autoscaler: ${r.autoscaler}${r.autoscaler === "off" ? "" : `; events: ${join(manager.state.path, "events.jsonl")}`}`,
-        `  dashboard: 127.0.0.1:${r.head.dashboard_port} on ${r.head.host} (e.g. ssh -N -L 8265:127.0.0.1:${r.head.dashboard_port} ${r.head.host}, then http://localhost:8265)`,
-        "  connect:   export RAY_ADDRESS=" +
-          r.address +
-          " RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=" +
-          manager.state.tokenPath,
+        `  dashboard: http://${r.head.ip}:${r.head.dashboard_port}/ (asks for the token: ray-sge dashboard ${spec.name})`,
+        `  drivers:   ray-sge submit ${spec.name} -- python app.py     (the head runs it; output streams here)`,
+        `             eval "$(ray-sge env ${spec.name})"   then ray.init(), ray status, ray job list, ray list nodes ...`,
         `  status:    ray-sge status ${spec.name}     stop: ray-sge down ${spec.name}`,
         "",
       ].join("\n"),
@@ -132,7 +103,7 @@ export function renderStatus(s: StatusView): string {
   const lines = [`Cluster ${s.name}`];
   if (s.head) {
     lines.push(
-      `  head: ${s.head.host} (job ${s.head.job_id}), GCS ${s.head.ip}:${s.head.gcs_port}, dashboard 127.0.0.1:${s.head.dashboard_port} on ${s.head.host}`,
+      `  head: ${s.head.host} (job ${s.head.job_id}), GCS ${s.head.ip}:${s.head.gcs_port}, dashboard http://${s.head.ip}:${s.head.dashboard_port}/`,
     );
   }
   if (s.rayError) lines.push(`  Ray: unknown (${s.rayError})`);
@@ -165,7 +136,11 @@ export function renderStatus(s: StatusView): string {
   for (const r of s.infeasible) lines.push(`  infeasible: {${shape(r)}}: no node type can hold it (never submitted)`);
   for (const f of s.failures) lines.push(`  failed worker (${f.nodeType}, ${f.at.slice(11, 19)}): ${f.reason}`);
   for (const n of s.strayRayNodes)
-    lines.push(`  Ray node ${n.instanceId || n.nodeId} on ${n.ip} has no job of this cluster`);
+    lines.push(
+      n.instanceId.startsWith("driver-")
+        ? `  driver node ${n.instanceId} on ${n.ip} (ray-sge env: drivers there join through it; no CPUs)`
+        : `  Ray node ${n.instanceId || n.nodeId} on ${n.ip} has no job of this cluster`,
+    );
   if (s.autoscaler) lines.push(`  autoscaler: ${s.autoscaler.mode}, pid ${s.autoscaler.pid} on ${s.autoscaler.host}`);
   else if (s.head)
     lines.push(
@@ -214,50 +189,6 @@ export async function statusCommand(target: string, opts: { json?: boolean; watc
   }
 }
 
-/** Address and token of a running cluster, or a UsageError saying how to start it. */
-async function connection(target: string): Promise<{ name: string; env: Record<string, string> }> {
-  const { spec } = await specFrom(target);
-  const manager = new RayClusterManager(spec);
-  const [head, jobs] = await Promise.all([manager.state.readHeadInfo(), manager.jobs()]);
-  const running = head && jobs.some((j) => String(j.id) === head.job_id && j.status === "running");
-  if (!head || !running) {
-    throw new UsageError(`cluster ${spec.name} is not up (no running head job): start it with \`ray-sge up CONFIG\``);
-  }
-  return {
-    name: spec.name,
-    env: {
-      RAY_ADDRESS: `${head.ip}:${head.gcs_port}`,
-      RAY_AUTH_MODE: "token",
-      RAY_AUTH_TOKEN_PATH: manager.state.tokenPath,
-    },
-  };
-}
-
-export async function envCommand(target: string, opts: { json?: boolean }): Promise<void> {
-  const { env } = await connection(target);
-  if (opts.json) process.stdout.write(`${JSON.stringify(env)}\n`);
-  else for (const [k, v] of Object.entries(env)) process.stdout.write(`export ${k}=${shellQuote(v)}\n`);
-}
-
-/** Run a driver against the cluster; its output streams through, its exit code is returned. */
-export async function submitCommand(target: string, command: string[]): Promise<number> {
-  if (command.length === 0) throw new UsageError("nothing to run: ray-sge submit CLUSTER -- COMMAND [ARGS...]");
-  const { env } = await connection(target);
-  const [file, ...args] = command as [string, ...string[]];
-  return new Promise<number>((resolve, reject) => {
-    const child = spawn(file, args, { stdio: "inherit", env: { ...process.env, ...env } });
-    const forward = (sig: NodeJS.Signals) => child.kill(sig);
-    process.on("SIGINT", forward);
-    process.on("SIGTERM", forward);
-    child.once("error", (e) => reject(new UsageError(`cannot run ${file}: ${e.message}`)));
-    child.once("close", (code, signal) => {
-      process.removeListener("SIGINT", forward);
-      process.removeListener("SIGTERM", forward);
-      resolve(code ?? (signal ? 128 + ({ SIGINT: 2, SIGTERM: 15, SIGKILL: 9 } as Record<string, number>)[signal]! : 1));
-    });
-  });
-}
-
 /** Log file of a node: head.<job>.out or <type>.<job>.<task>.out in the state dir's logs/. */
 function logFileOf(
   logDir: string,
@@ -271,8 +202,14 @@ function logFileOf(
 
 export async function logsCommand(
   target: string,
-  opts: { node?: string; follow?: boolean; lines?: string; json?: boolean },
+  opts: { node?: string; follow?: boolean; lines?: string; json?: boolean; ray?: boolean; file?: string },
 ): Promise<void> {
+  if (opts.ray) {
+    if (opts.follow) throw new UsageError("--ray shows the logs nodes kept when their job ended: no --follow");
+    const { rayLogsCommand } = await import("./ray-logs.js");
+    return rayLogsCommand(target, opts);
+  }
+  if (opts.file) throw new UsageError("--file goes with --ray (Ray's own logs of a node)");
   const { spec } = await specFrom(target);
   const manager = new RayClusterManager(spec);
   const [status, files] = await Promise.all([
@@ -314,9 +251,7 @@ export async function logsCommand(
           .join("\n"),
       })),
     );
-    const rayLogs = status.head
-      ? { host: status.head.host, dir: `${status.head.temp_dir}/session_latest/logs` }
-      : undefined;
+    const rayLogs = { kept: manager.state.rayLogDir, live: "ray logs (after ray-sge env)" };
     process.stdout.write(`${JSON.stringify({ cluster: spec.name, logs, rayLogs }, null, 2)}\n`);
     return;
   }
@@ -331,11 +266,9 @@ export async function logsCommand(
         .join("\n")}${text.endsWith("\n") || !text ? "" : "\n"}`,
     );
   }
-  if (status.head) {
-    process.stdout.write(
-      `Ray's own logs: on ${status.head.host} in ${status.head.temp_dir}/session_latest/logs (the head); each node keeps its own under its job's temp dir\n`,
-    );
-  }
+  process.stdout.write(
+    `Ray's own logs: ray-sge logs ${spec.name} --ray (kept in ${manager.state.rayLogDir} when each node's job ends); while nodes run, \`ray logs\` after eval "$(ray-sge env ${spec.name})"\n`,
+  );
   if (!opts.follow) return;
   const ac = new AbortController();
   process.once("SIGINT", () => ac.abort());

@@ -81,28 +81,66 @@ export function buildProgram(): Command {
     .command("env")
     .argument("<cluster>", "cluster name or config file")
     .description(
-      'print the exports that connect your own drivers: eval "$(ray-sge env CLUSTER)", then ray.init(address="auto")',
+      "print the exports that connect this shell's drivers and Ray's CLI: eval \"$(ray-sge env CLUSTER)\", then ray.init()",
     )
+    .option("--client", "connect drivers through Ray Client (starts nothing here; no Ray Data on Ray 2.58)")
+    .option("--no-driver-node", "do not start a driver node on this host")
     .option("--json", "print JSON for scripts")
-    .action(async (target: string, opts: { json?: boolean }) => (await cluster()).envCommand(target, opts));
+    .action(async (target: string, opts: { json?: boolean; client?: boolean; driverNode?: boolean }) =>
+      (await import("./env.js")).envCommand(target, opts),
+    );
   program
     .command("submit")
     .argument("<cluster>", "cluster name or config file")
     .argument("<command...>", "the driver to run, after --")
-    .description("run a driver against the cluster with the right environment; exits with the driver's exit code")
-    .action(async (target: string, command: string[]) => {
-      commandExitCode = await (await cluster()).submitCommand(target, command);
-    });
+    .option("--working-dir <dir>", "upload DIR as the driver's working directory (Ray's runtime_env working_dir)")
+    .option("--no-wait", "print the submission id and return; the driver keeps running")
+    .option("--json", "print JSON for scripts (the driver's output then goes to stderr)")
+    .description(
+      "run a driver in the cluster (the head runs it, Ray's Jobs API), stream its output, exit with its exit code",
+    )
+    .action(
+      async (target: string, command: string[], opts: { workingDir?: string; wait?: boolean; json?: boolean }) => {
+        commandExitCode = await (await import("./submit.js")).submitCommand(target, command, opts);
+      },
+    );
+  program
+    .command("job")
+    .argument("<action>", "list, status, logs or stop")
+    .argument("<cluster>", "cluster name or config file")
+    .argument("[id]", "the driver's submission id (from submit or job list)")
+    .option("-f, --follow", "logs: keep printing until the driver ends (exits with its code)")
+    .option("--json", "print JSON for scripts")
+    .description("follow the drivers submitted to a cluster: list, status, logs [-f], stop")
+    .action(
+      async (action: string, target: string, id: string | undefined, opts: { json?: boolean; follow?: boolean }) => {
+        commandExitCode = await (await import("./job.js")).jobCommand(action, target, id, opts);
+      },
+    );
+  program
+    .command("dashboard")
+    .argument("<cluster>", "cluster name or config file")
+    .option("--token", "print the token to paste into the dashboard's login")
+    .option("--json", "print JSON for scripts")
+    .description("where Ray's dashboard is and how to log in (it asks for the cluster's token)")
+    .action(async (target: string, opts: { json?: boolean; token?: boolean }) =>
+      (await import("./dashboard.js")).dashboardCommand(target, opts),
+    );
   program
     .command("logs")
     .argument("<cluster>", "cluster name or config file")
-    .description("the Grid Engine output of the cluster's jobs, and where Ray's own logs are")
+    .description("the Grid Engine output of the cluster's jobs; with --ray, Ray's own logs the nodes kept")
     .option("--node <id>", "one node: its instance id from `ray-sge status` (e.g. 108.2) or job id")
+    .option("--ray", "Ray's own logs (raylet, workers' output...) kept in the log dir when each node's job ended")
+    .option("--file <glob>", "with --ray --node: print these files (e.g. 'worker-*.out')")
     .option("-f, --follow", "keep printing what is appended")
     .option("-n, --lines <n>", "lines of each log to print first", "40")
     .option("--json", "print JSON for scripts (not with --follow)")
-    .action(async (target: string, opts: { node?: string; follow?: boolean; lines?: string; json?: boolean }) =>
-      (await cluster()).logsCommand(target, opts),
+    .action(
+      async (
+        target: string,
+        opts: { node?: string; follow?: boolean; lines?: string; json?: boolean; ray?: boolean; file?: string },
+      ) => (await cluster()).logsCommand(target, opts),
     );
   program
     .command("scale")
@@ -136,7 +174,8 @@ export function buildProgram(): Command {
 }
 
 export function exitCodeFor(e: unknown): number {
-  if (e instanceof Error && (e.name === "ConfigError" || e.name === "UsageError")) return EXIT.usage;
+  if (e instanceof Error && (e.name === "ConfigError" || e.name === "UsageError" || e.name === "PackageError"))
+    return EXIT.usage;
   if (e instanceof SgeCommandError) {
     if (e.kind === "invalid-input") return EXIT.usage;
     if (e.kind === "qmaster-unreachable") return EXIT.unreachable;

@@ -19,7 +19,8 @@ export interface ScriptInput {
   stateDir: string;
   rayExecutable: string;
   nodeType: string;
-  role: "head" | "worker";
+  /** A Grid Engine job's Ray (head, worker), or the driver node `ray-sge env` starts on its own host. */
+  role: "head" | "worker" | "driver";
   /** `ray start` resource flags for this node type (see rayResourceArgs). */
   resourceArgs: string[];
   /** Further `ray start` flags kept from the config. */
@@ -30,6 +31,8 @@ export interface ScriptInput {
   dashboardPort?: number;
   /** Worker only: how long to wait for the head's address before giving up (seconds). */
   headWaitSeconds?: number;
+  /** Driver node only: the GCS it joins and the object store it keeps for the drivers on its host. */
+  driver?: { headIp: string; gcsPort: number; objectStoreBytes: number };
   /** Head only: run ray-sge's autoscaler in the job (node and the CLI must be readable on the host). */
   autoscaler?: { node: string; cli: string; spec: string };
   version: string;
@@ -70,16 +73,25 @@ const PORT_NAMES = [
 ] as const;
 
 function header(i: ScriptInput): string {
+  const where =
+    i.role === "driver"
+      ? "Runs on the host where `ray-sge env` ran, as a process of its user, until the cluster ends."
+      : "Runs as a Grid Engine job; `ray-sge up` writes it anew, edits here are not kept.";
+  // the instance id Ray shows for the node: <job>.<task> for Grid Engine jobs, driver-<host> here
+  const instance =
+    i.role === "driver"
+      ? 'JOB_ID=driver; TASK=0; INSTANCE="driver-$(hostname)"'
+      : 'TASK="${SGE_TASK_ID:-undefined}"; [ "$TASK" = undefined ] && TASK=0; INSTANCE="$JOB_ID.$TASK"';
   return `#!/bin/bash
 # Ray ${i.role} (node type ${i.nodeType}) of ray-sge cluster ${i.cluster}; written by ray-sge ${i.version}.
-# Runs as a Grid Engine job; \`ray-sge up\` writes it anew, edits here are not kept.
+# ${where}
 set -uo pipefail
 STATE_DIR=${shellQuote(i.stateDir)}
 NODE_TYPE=${shellQuote(i.nodeType)}
-TASK="\${SGE_TASK_ID:-undefined}"; [ "$TASK" = undefined ] && TASK=0
-log() { printf '[ray-sge %s %s %s.%s] %s\\n' "$(date +%T)" "$(hostname)" "$JOB_ID" "$TASK" "$*"; }
+${instance}
+log() { printf '[ray-sge %s %s %s] %s\\n' "$(date +%T)" "$(hostname)" "$INSTANCE" "$*"; }
 fail() { log "ERROR: $*"; exit 1; }
-log "starting the Ray ${i.role} (node type $NODE_TYPE) of cluster ${i.cluster}"
+log "starting the Ray ${i.role === "driver" ? "driver node" : i.role} (node type $NODE_TYPE) of cluster ${i.cluster}"
 `;
 }
 
@@ -105,8 +117,11 @@ RAY_PY=$(sed -n '1s/^#![[:space:]]*//p' "$RAY_BIN" | cut -d' ' -f1)
 [ -x "$RAY_PY" ] || RAY_PY=$(command -v python3) || fail "no Python found next to $RAY_BIN"
 [ -r "$STATE_DIR/token" ] || fail "the cluster's token $STATE_DIR/token is not readable here: is $STATE_DIR on a filesystem shared with $(hostname)?"
 export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$STATE_DIR/token"
-export RAY_CLOUD_INSTANCE_ID="$JOB_ID.$TASK" RAY_NODE_TYPE_NAME="$NODE_TYPE"
+export RAY_CLOUD_INSTANCE_ID="$INSTANCE" RAY_NODE_TYPE_NAME="$NODE_TYPE"
 export RAY_USAGE_STATS_ENABLED=0
+# on SIGTERM Ray drains for up to 30 s before it stops; qdel's SIGKILL follows the notify signal after
+# the queue's notify time (often 60 s, less on some sites): stop soon, so the logs are kept in time
+export RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="\${RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S:-3}"
 # the address other hosts reach this one at: what Grid Engine resolves the host name to
 NODE_IP=$(getent hosts "$(hostname)" | awk 'NR==1{print $1}')
 case "$NODE_IP" in ""|127.*) NODE_IP=$(hostname -I 2>/dev/null | awk '{print $1}');; esac
@@ -116,7 +131,7 @@ case "$NODE_IP" in ""|127.*) NODE_IP=$(hostname -I 2>/dev/null | awk '{print $1}
 # reach anything below it. In SGE's per-job $TMP when it is ours and short enough (unix socket paths
 # must stay under 107 bytes: Ray adds up to ~70), else a fresh private one under /tmp.
 RSGE_PRIVATE=
-if [ -n "\${TMP:-}" ] && [ -d "$TMP" ] && [ -O "$TMP" ] && [ \${#TMP} -le ${MAX_TMP_LENGTH} ]; then
+if ${i.role === "driver" ? "false &&" : ""} [ -n "\${TMP:-}" ] && [ -d "$TMP" ] && [ -O "$TMP" ] && [ \${#TMP} -le ${MAX_TMP_LENGTH} ]; then
   RSGE_PRIVATE="$TMP/p"; mkdir -p -m 700 "$RSGE_PRIVATE" || fail "cannot create $RSGE_PRIVATE"
 else
   RSGE_PRIVATE=$(mktemp -d /tmp/rsge.XXXXXX) || fail "cannot create a private directory under /tmp"
@@ -200,7 +215,7 @@ export const KEPT_RAY_LOG_BYTES = 64 * 1024 ** 2;
  */
 function saveRayLogs(): string {
   return `save_ray_logs() {
-  local src="$RAY_TEMP/session_latest/logs" dst="$STATE_DIR/logs/ray/$JOB_ID.$TASK"
+  local src="$RAY_TEMP/session_latest/logs" dst="$STATE_DIR/logs/ray/$INSTANCE"
   [ -d "$src" ] || return 0
   "$RAY_PY" - "$src" "$dst" ${KEPT_RAY_LOG_BYTES} <<'SAVE' && log "Ray's logs kept in $dst" || log "could not keep Ray's logs in $dst"
 import os, sys
@@ -308,4 +323,33 @@ function dq(word: string): string {
   if (i < 0) return `"${esc(word)}"`;
   const end = word.indexOf("}", i);
   return `"${esc(word.slice(0, i))}${word.slice(i, end + 1)}${esc(word.slice(end + 1))}"`;
+}
+
+/**
+ * The driver node: a Ray node with no CPUs, GPUs or memory to offer, on the host where `ray-sge env`
+ * ran, so that drivers there are real Ray drivers with a local raylet and object store (Ray Data runs
+ * its executor in the driver, which Ray Client cannot do) and register with this host's own address.
+ * Same privacy as the jobs: a fresh 0700 directory under /tmp, free ports, token auth. It ends with
+ * the cluster (10 s after the GCS is gone), on SIGTERM/SIGHUP (`ray-sge down`), and keeps its logs.
+ */
+export function renderDriverNodeScript(i: ScriptInput): string {
+  const d = i.driver;
+  if (!d) throw new Error("renderDriverNodeScript needs driver settings");
+  return `${header(i)}${setup(i)}${rayEnvironment(i)}
+# this host's address towards the head (what ray.init() here will use too)
+NODE_IP=$("$RAY_PY" -c 'import socket,sys
+s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect((sys.argv[1], int(sys.argv[2]))); print(s.getsockname()[0])' ${shellQuote(d.headIp)} ${d.gcsPort}) || fail "cannot tell this host's address towards ${d.headIp}"
+read -r PORT_agent_listen PORT_agent_grpc PORT_runtime_env PORT_metrics PORT_node_manager PORT_object_manager < <(free_ports 6) || fail "cannot pick free ports"
+# end soon after the cluster does (Ray's default waits 60 s for a lost GCS)
+export RAY_gcs_rpc_server_reconnect_timeout_s=10
+RAY_ARGS=(start --block --disable-usage-stats --address=${shellQuote(`${d.headIp}:${d.gcsPort}`)}
+  --node-ip-address="$NODE_IP" --temp-dir="$RAY_TEMP"
+  --num-cpus=0 --num-gpus=0 --memory=0 --object-store-memory=${d.objectStoreBytes}
+  --labels=ray-sge.io/driver-node="$(hostname | tr -c 'A-Za-z0-9_.\\n-' _)"
+  --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
+  --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
+  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager")
+log "joining ${d.headIp}:${d.gcsPort} as driver node $INSTANCE ($NODE_IP), Ray's temp dir $RAY_TEMP"
+${runRay()}trap 'stop_ray HUP' HUP
+${WAIT_RAY}`;
 }

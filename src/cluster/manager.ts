@@ -20,6 +20,8 @@ import type { JobOptions, ResourceValue, SubmitResult } from "../sge/qsub.js";
 import { formatRuntime } from "../sge/qsub.js";
 import { parseDuration } from "../sge/units.js";
 import { VERSION } from "../version.js";
+import { type Connection, connectionFrom } from "./connection.js";
+import { type DriverNodeOutcome, ensureDriverNode, stopDriverNode } from "./driver-node.js";
 import { rayResourceArgs, renderHeadScript, renderWorkerScript } from "./jobscript.js";
 import {
   clusterJobPattern,
@@ -559,6 +561,29 @@ export class RayClusterManager {
     );
   }
 
+  // ------------------------------------------------------------------------------ connecting
+
+  /** How to reach the running cluster; a ClusterError saying why not when it is not up. */
+  async connection(): Promise<Connection> {
+    const [head, jobs] = await Promise.all([this.state.readHeadInfo(), this.jobs()]);
+    const r = connectionFrom(this.spec.name, head, jobs, this.state.tokenPath);
+    if (!r.ok) throw new ClusterError(`${r.why}: start it with \`ray-sge up CONFIG\``);
+    return r.connection;
+  }
+
+  async token(): Promise<string> {
+    return (await readFile(this.state.tokenPath, "utf8")).trim();
+  }
+
+  /** Drivers on this host need a Ray node here: reuse one of the cluster's, else the driver node. */
+  async ensureDriverNode(conn: Connection, opts: { timeoutMs?: number } = {}): Promise<DriverNodeOutcome> {
+    return ensureDriverNode(
+      { spec: this.spec, state: this.state, rayNodes: () => this.rayNodes(conn.head), log: this.log },
+      conn,
+      opts,
+    );
+  }
+
   // ---------------------------------------------------------------------------------- status
 
   async status(): Promise<ClusterStatus> {
@@ -729,6 +754,8 @@ export class RayClusterManager {
       ids.push(...late);
     }
     await this.state.clearHeadInfo();
+    const driver = await stopDriverNode(this.state);
+    if (driver) this.log(`stopped the driver node on this host (pid ${driver})`);
     return { deleted: ids };
   }
 }

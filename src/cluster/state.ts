@@ -45,6 +45,18 @@ export interface HeadInfo {
   autoscaler?: string;
 }
 
+/** A driver node `ray-sge env` started on its own host (drivers/<host>.json). */
+export interface DriverNodeRecord {
+  host: string;
+  pid: number;
+  /** The head job whose cluster it joined: a record of an earlier incarnation is stale. */
+  head_job: string;
+  instance_id: string;
+  started_at: number;
+  script: string;
+  log: string;
+}
+
 export class StateDir {
   constructor(readonly path: string) {}
 
@@ -60,6 +72,14 @@ export class StateDir {
   }
   get logDir(): string {
     return join(this.path, "logs");
+  }
+  /** Where each node's Ray logs are kept when its job ends: logs/ray/<instance id>/. */
+  get rayLogDir(): string {
+    return join(this.logDir, "ray");
+  }
+  /** The driver node `ray-sge env` started on a host: its pid and the head job it joined. */
+  driverNodePath(host: string): string {
+    return join(this.path, "drivers", `${host}.json`);
   }
 
   /** Create the directory (0700) and the token (0600) if missing; returns whether the token is new. */

@@ -50,6 +50,10 @@ export interface AutoscalerSpec {
 
 export interface ClusterSpec {
   name: string;
+  /** The config's setup_commands: what finds Ray where `ray-sge env` starts a driver node too. */
+  setupCommands: string[];
+  /** Object store of a driver node (ray-sge env), bytes. */
+  driverObjectStoreBytes: number;
   /** The cluster's directory on the shared filesystem (mode 0700). */
   stateDir: string;
   rayExecutable: string;
@@ -106,6 +110,15 @@ function splitFlag(word: string, next: string | undefined): { flag: string; valu
   return { flag: word, consumed: 1 };
 }
 
+function driverObjectStore(v: number | string | undefined): number {
+  if (v === undefined) return 1024 ** 3;
+  if (typeof v === "number") return v;
+  const bytes = parseMemory(v.replace(/i?[bB]$/, ""));
+  if (bytes === undefined) throw new Error(`ray.driver_object_store_memory: not a size: "${v}" (e.g. 2G)`);
+  if (bytes < 75 * 1024 ** 2) throw new Error("ray.driver_object_store_memory: Ray needs at least 75M");
+  return Math.floor(bytes);
+}
+
 /** Keep the intent of `*_start_ray_commands`, drop what ray-sge does itself or does better. */
 function startCommands(
   field: string,
@@ -146,7 +159,7 @@ function startCommands(
       if (flag === "--dashboard-host") {
         if (value !== "127.0.0.1" && value !== "localhost") {
           warnings.push(
-            `${where}: --dashboard-host=${value} is not used: the dashboard listens on 127.0.0.1 of the head's host only (anyone on the network could otherwise run code on the cluster); reach it through \`ray-sge status\`'s tunnel command.`,
+            `${where}: --dashboard-host=${value} is not used: the dashboard listens on the head's own address, never on every interface, and answers only with the cluster's token (anyone on the network could otherwise run code on the cluster); \`ray-sge dashboard NAME\` says how to open it.`,
           );
         }
       } else if (PORT_FLAGS.has(flag)) {
@@ -336,6 +349,8 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
     name: raw.cluster_name,
     stateDir: join(expandHome(raw.state_dir ?? "~/.ray-sge/clusters", home), raw.cluster_name),
     rayExecutable: raw.ray?.ray_executable ?? "ray",
+    setupCommands: [...setup],
+    driverObjectStoreBytes: driverObjectStore(raw.ray?.driver_object_store_memory),
     maxWorkers,
     idleTimeoutMinutes: raw.idle_timeout_minutes ?? 5,
     autoscaler: {

@@ -82,6 +82,19 @@ export const configSchema = z.strictObject({
       /** Pin the GCS / dashboard ports (default: free ports chosen on the head's host). */
       gcs_port: z.number().int().min(1024).max(65535).optional(),
       dashboard_port: z.number().int().min(1024).max(65535).optional(),
+      /**
+       * Object store of the driver node `ray-sge env` starts where drivers run (bytes, or "2G");
+       * default 1G. What a driver there gets back from the cluster lands in it (spilled to disk beyond).
+       */
+      driver_object_store_memory: z
+        .union([
+          z
+            .number()
+            .int()
+            .min(75 * 1024 * 1024),
+          z.string().min(1),
+        ])
+        .optional(),
     })
     .optional(),
   /** ray-sge's autoscaler (Ray's demand -> Grid Engine jobs). */

@@ -116,6 +116,11 @@ export function shellQuote(word: string): string {
   return `'${word.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Like shellQuote, but a word of only safe characters stays bare (for commands people read). */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : shellQuote(word);
+}
+
 /** The script that runs `command args...` exactly. */
 export function renderCommandScript(command: string, args: readonly string[]): string {
   const words = [command, ...args].map((w, i) => shellQuote(checkArgvWord(i === 0 ? "command" : `argument ${i}`, w)));

@@ -148,9 +148,9 @@ print("hosts:", sorted(set(h for _, h in results)))
     expect(logs.logs.length).toBeGreaterThanOrEqual(3);
     expect(logs.logs.filter((l: { node: string }) => l.node.endsWith(".0"))).toHaveLength(1);
     expect(logs.logs.find((l: { node: string }) => l.node.endsWith(".0")).tail).toMatch(
-      /head up: GCS \S+, dashboard 127\.0\.0\.1:\d+/,
+      /head up: GCS \S+, dashboard http:\/\/\S+:\d+, Ray Client ray:\/\/\S+:\d+/,
     );
-    expect(logs.rayLogs).toEqual({ host: r.head.host, dir: `${r.head.temp_dir}/session_latest/logs` });
+    expect(logs.rayLogs.kept).toBe(join(dir, "state/itc1/logs/ray"));
     const workerId = status.nodes.find((n: { role: string }) => n.role === "worker").instanceId;
     expect(cli(["logs", "itc1", "--node", workerId], dir).stdout).toMatch(/joining the head at \S+:\d+/);
 

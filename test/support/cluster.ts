@@ -1,5 +1,5 @@
 /** Running the CLI as the testbed user, from a copy of the package that user can read. */
-import { execFileSync, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { expect } from "vitest";
@@ -51,4 +51,35 @@ export function smallConfig(dir: string, name: string): string {
     .replace("min_workers: 2", "min_workers: 1");
   writeFileSync(file, text);
   return file;
+}
+
+/**
+ * A login shell of the test user on the submit host, as on a real login node: in a PID namespace of
+ * its own, so that only its own processes are listed (Ray finds the raylet a driver attaches to by
+ * listing processes; on this one-kernel testbed it would otherwise see every emulated host's). What it
+ * starts ends with it.
+ */
+export function loginShell(
+  script: string,
+  cwd: string,
+  timeoutMs = 300_000,
+): { status: number; stdout: string; stderr: string } {
+  const r = spawnSync(
+    "unshare",
+    ["--pid", "--fork", "--mount-proc", "runuser", "-u", USER, "--", "bash", "-c", script],
+    { cwd, encoding: "utf8", timeout: timeoutMs },
+  );
+  return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The CLI as the test user in a child process of ours (no runuser between), so signals reach it. */
+export function spawnCli(args: string[], cwd: string): ChildProcess {
+  const uid = Number(execFileSync("id", ["-u", USER], { encoding: "utf8" }).trim());
+  const gid = Number(execFileSync("id", ["-g", USER], { encoding: "utf8" }).trim());
+  return spawn(process.execPath, [PKG_BIN, ...args], {
+    cwd,
+    uid,
+    gid,
+    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME, USER, LOGNAME: USER },
+  });
 }
