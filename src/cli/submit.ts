@@ -151,7 +151,7 @@ export async function submitCommand(target: string, command: string[], opts: Sub
     progress(`the driver ${id} did not run: ${job.message ?? "see ray-sge job status"}`);
   else if (
     opts.workingDir === undefined &&
-    job.driverExitCode === 1 &&
+    (job.driverExitCode === 1 || job.driverExitCode === 2) &&
     /\bcd: /.test(await jobs.logs(id).catch(() => ""))
   )
     progress(

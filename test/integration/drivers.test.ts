@@ -93,7 +93,7 @@ describe("drivers through ray-sge submit (the head runs them)", () => {
       ],
       { encoding: "utf8", timeout: 120_000 },
     );
-    expect(hidden.status, hidden.stderr).toBe(1);
+    expect(hidden.status, hidden.stderr).toBe(2); // sh: cd: can't cd to ...
     expect(hidden.stderr).toMatch(/could not start in \/mnt\/only-here on the head's host node\d: .*--working-dir/);
   }, 120_000);
 

@@ -90,7 +90,7 @@ describe("renderStatus", () => {
       autoscaler: { pid: 42, host: "node1", mode: "head job 9", last_round_at: 0 },
       events: [{ time: "2026-11-25T20:10:35.000Z", event: "scale-up", type: "worker", count: 4, why: "waiting task" }],
     });
-    expect(text).toContain("head: node1 (job 9), GCS 10.77.0.11:4000, dashboard 127.0.0.1:5000 on node1");
+    expect(text).toContain("head: node1 (job 9), GCS 10.77.0.11:4000, dashboard http://10.77.0.11:5000/");
     expect(text).toMatch(/9\.0 +head +r +node1 +ALIVE +3\/4 +- +1h30m/);
     expect(text).toMatch(/10\.1 +worker +r +node2 +ALIVE +0\/2 +2m05s +-/);
     expect(text).toMatch(/11\.1 +worker +qw +- +not registered +- +- +-/);

@@ -42,7 +42,8 @@ describe("job scripts", () => {
     bashSyntaxOk(s);
     expect(s).toMatch(/^#!\/bin\/bash\n/);
     expect(s).toContain('export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$STATE_DIR/token"');
-    expect(s).toContain('export RAY_CLOUD_INSTANCE_ID="$JOB_ID.$TASK" RAY_NODE_TYPE_NAME="$NODE_TYPE"');
+    expect(s).toContain('INSTANCE="$JOB_ID.$TASK"');
+    expect(s).toContain('export RAY_CLOUD_INSTANCE_ID="$INSTANCE" RAY_NODE_TYPE_NAME="$NODE_TYPE"');
     // reachable from the submit host; the token protects it (Ray answers 401 without it)
     expect(s).toContain('--dashboard-host="$NODE_IP"');
     expect(s).not.toContain("0.0.0.0");
@@ -129,7 +130,7 @@ describe("job scripts", () => {
     expect(b).toBeGreaterThan(a);
     return script.slice(a, b);
   }
-  const preamble = 'log() { echo "$*"; }; fail() { echo "ERROR: $*"; exit 1; }; JOB_ID=7; TASK=1\n';
+  const preamble = 'log() { echo "$*"; }; fail() { echo "ERROR: $*"; exit 1; }; JOB_ID=7; TASK=1; INSTANCE=7.1\n';
 
   it("puts Ray's temp dir inside a 0700 directory Ray does not create, in $TMP or a fresh one under /tmp", () => {
     const s = renderHeadScript(base);
