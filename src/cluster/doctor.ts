@@ -179,10 +179,18 @@ async function runProbeJob(
   return r;
 }
 
-/** A job runs the worker's setup commands and `ray --version`: is Ray there on an execution host? */
+/**
+ * A job runs the worker's setup commands and `ray --version`: is Ray there on an execution host, with
+ * ray[default] (grpcio and aiohttp: the head's Ray Client server, dashboard and Jobs API need them)?
+ */
 export async function probeRay(sge: SgeClient, spec: ClusterSpec, dir: string): Promise<Check> {
   const type = spec.workerTypes[0] ?? spec.head;
-  const script = `${type.setupCommands.join("\n")}\n${shellQuote(spec.rayExecutable)} --version\n`;
+  const ray = shellQuote(spec.rayExecutable);
+  const script = `${type.setupCommands.join("\n")}
+${ray} --version
+PY=$(sed -n '1s/^#![[:space:]]*//p' "$(command -v ${ray})" | cut -d' ' -f1)
+"$PY" -c 'import grpc, aiohttp' 2>/dev/null && echo "RSGE: ray[default] OK" || echo "RSGE: ray[default] missing"
+`;
   const r = await runProbeJob(
     sge,
     `rsge-${spec.name}-probe-ray`,
@@ -191,14 +199,22 @@ export async function probeRay(sge: SgeClient, spec: ClusterSpec, dir: string): 
     type.sge.queue ? { queue: type.sge.queue } : {},
   );
   const version = /ray, version (\S+)/.exec(r.output)?.[1];
-  return version
-    ? { name: "Ray on an execution host", status: "ok", detail: `ray ${version} on ${r.host ?? "?"} (job ${r.jobId})` }
-    : {
-        name: "Ray on an execution host",
-        status: "fail",
-        detail: `the probe job ${r.jobId}${r.host ? ` on ${r.host}` : ""} could not run ${spec.rayExecutable}: ${r.output.trim().split("\n").slice(-2).join(" | ") || "no output"}`,
-        fix: "install Ray on the execution hosts, or activate its environment in setup_commands, or set ray.ray_executable",
-      };
+  const name = "Ray on an execution host";
+  if (!version)
+    return {
+      name,
+      status: "fail",
+      detail: `the probe job ${r.jobId}${r.host ? ` on ${r.host}` : ""} could not run ${spec.rayExecutable}: ${r.output.trim().split("\n").slice(-2).join(" | ") || "no output"}`,
+      fix: "install Ray on the execution hosts, or activate its environment in setup_commands, or set ray.ray_executable",
+    };
+  if (!/RSGE: ray\[default\] OK/.test(r.output))
+    return {
+      name,
+      status: "fail",
+      detail: `ray ${version} on ${r.host ?? "?"} (job ${r.jobId}) lacks ray[default] (grpcio, aiohttp): the head's Ray Client server, dashboard and Jobs API cannot start`,
+      fix: `pip install "ray[default]==${version}" in that environment (ray[data,tune] alone is not enough)`,
+    };
+  return { name, status: "ok", detail: `ray ${version} with ray[default] on ${r.host ?? "?"} (job ${r.jobId})` };
 }
 
 /**

@@ -403,6 +403,13 @@ export class RayClusterManager {
           `up failed: deleting the ${submitted.length} job(s) it submitted (${submitted.map((s) => s.jobId).join(", ")})`,
         );
         await this.sge.deleteJobs(submitted.map((s) => s.jobId)).catch(() => undefined);
+        // and wait (bounded) until Grid Engine has let them go: a failed up leaves nothing behind
+        const ids = new Set(submitted.map((s) => s.jobId));
+        for (let i = 0; i < 60; i++) {
+          const left = await this.jobs().catch(() => []);
+          if (!left.some((j) => ids.has(j.id))) break;
+          await sleep(500).catch(() => undefined);
+        }
       }
       throw e;
     }
@@ -513,9 +520,17 @@ export class RayClusterManager {
     try {
       const [a] = await this.sge.accounting(jobId, { name: headJobName(this.spec.name) });
       const log = join(this.state.logDir, `head.${jobId}.out`);
+      // the job script's own words for why it stopped (setup failed, no ray[default], ...)
+      const said = (await readFile(log, "utf8").catch(() => ""))
+        .split("\n")
+        .filter((l) => l.includes("] ERROR: "))
+        .at(-1)
+        ?.replace(/^.*\] ERROR: /, "");
       return a
-        ? `: exit status ${a.exitStatus}${a.failed ? `, failed ${a.failed} (${a.failedReason ?? ""})` : ""} on ${a.host}; its log: ${log}`
-        : "";
+        ? `: exit status ${a.exitStatus}${a.failed ? `, failed ${a.failed} (${a.failedReason ?? ""})` : ""} on ${a.host}${said ? `: ${said}` : ""}; its log: ${log}`
+        : said
+          ? `: ${said}; its log: ${log}`
+          : "";
     } catch {
       return "";
     }
