@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { plannerBench, reactionBench } from "./autoscaler.mjs";
+import { driversBench } from "./drivers.mjs";
 import { launcherBench } from "./launcher.mjs";
 import { writeSyntheticQstat } from "./synthetic-qstat.mjs";
 
@@ -103,7 +104,15 @@ function coldStart() {
 console.log(
   `# ray-sge benchmarks (${new Date().toISOString()}, node ${process.version}, ${(await import("node:os")).cpus().length} cpus)`,
 );
-const ok = [await qstatBench(), coldStart(), launcherBench(), await plannerBench(), await reactionBench()].every(
-  Boolean,
-);
-process.exitCode = ok ? 0 : 1;
+const only = process.env.BENCH_ONLY;
+const benches = {
+  qstat: qstatBench,
+  cold: coldStart,
+  launcher: launcherBench,
+  planner: plannerBench,
+  reaction: reactionBench,
+  drivers: driversBench,
+};
+const ok = [];
+for (const [name, run] of Object.entries(benches)) if (!only || only.split(",").includes(name)) ok.push(await run());
+process.exitCode = ok.every(Boolean) ? 0 : 1;

@@ -185,7 +185,18 @@ export function exitCodeFor(e: unknown): number {
   return EXIT.failure;
 }
 
+/**
+ * Grid Engine signals a job's whole process group: SIGUSR2 at qdel with -notify, SIGUSR1 at s_rt.
+ * The job script handles them (it stops Ray, then the autoscaler with SIGTERM); ray-sge itself must
+ * not die of them, and above all Node must not take SIGUSR1 as "start the inspector", which would open
+ * a debugger on 127.0.0.1:9229 that any user of the host could use to run code as the cluster's owner.
+ */
+export function installSignalGuards(): void {
+  for (const sig of ["SIGUSR1", "SIGUSR2"] as const) if (process.listenerCount(sig) === 0) process.on(sig, () => {});
+}
+
 export async function main(argv: string[]): Promise<number> {
+  installSignalGuards();
   const program = buildProgram();
   commandExitCode = 0;
   try {

@@ -195,6 +195,6 @@ export async function stopDriverNode(state: StateDir): Promise<number | undefine
   if (!rec || !(await isDriverProcess(rec))) return undefined;
   process.kill(rec.pid, "SIGTERM");
   // it stops Ray, then keeps Ray's logs: wait for that (bounded)
-  for (let i = 0; i < 60 && pidAlive(rec.pid); i++) await new Promise((r) => setTimeout(r, 250));
+  for (let i = 0; i < 120 && pidAlive(rec.pid); i++) await new Promise((r) => setTimeout(r, 250));
   return rec.pid;
 }

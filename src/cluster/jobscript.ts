@@ -158,9 +158,13 @@ stop_ray() {
   [ -n "$AUTOSCALER_PID" ] && kill -TERM "$AUTOSCALER_PID" 2>/dev/null
   [ -n "$RAY_PID" ] && kill -TERM "$RAY_PID" 2>/dev/null
 }
-trap 'stop_ray TERM' TERM; trap 'stop_ray USR1' USR1; trap 'stop_ray USR2' USR2
+# Grid Engine signals the whole process group (SIGUSR2 at qdel -notify, SIGUSR1 at s_rt): Ray's own
+# processes would die of them at once (measured: exit 140, no graceful stop). They start with both
+# ignored (an ignored signal stays ignored across exec); this shell catches them and stops Ray itself.
+trap '' USR1 USR2
 "$RAY_BIN" "\${RAY_ARGS[@]}" &
 RAY_PID=$!
+trap 'stop_ray TERM' TERM; trap 'stop_ray USR1' USR1; trap 'stop_ray USR2' USR2
 `;
 }
 
@@ -188,6 +192,8 @@ function startAutoscaler(i: ScriptInput): string {
   return `if [ "$RSGE_AUTOSCALER" = head ]; then
   (
     child=
+    # the notify and s_rt signals reach this subshell too: the head's shell stops it with TERM instead
+    trap '' USR1 USR2
     trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 0' TERM
     while :; do
       "$RSGE_NODE" "$RSGE_CLI" autoscaler ${shellQuote(i.autoscaler.spec)} --mode "head job $JOB_ID" >> "$STATE_DIR/logs/autoscaler.$JOB_ID.out" 2>&1 &
@@ -284,6 +290,7 @@ done
 import json, os, sys, time
 info = {"cluster": ${JSON.stringify(i.cluster)}, "job_id": "$JOB_ID", "host": "$(hostname)", "ip": "$NODE_IP",
         "gcs_port": $PORT_gcs, "dashboard_port": $PORT_dashboard, "client_port": $PORT_client,
+        "agent_port": $PORT_agent_listen, "metrics_port": $PORT_metrics,
         "temp_dir": "$RAY_TEMP", "ray_python": "$RAY_PY", "started_at": time.time(),
         "autoscaler": os.environ.get("RSGE_AUTOSCALER", "off")}
 tmp = sys.argv[1] + ".tmp"

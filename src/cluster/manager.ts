@@ -745,6 +745,10 @@ export class RayClusterManager {
     // the autoscaler checks this before each submission: nothing new appears while we delete
     await askAutoscalerToStop(this.state.path);
     const ids = await this.ownJobIds();
+    // this host's driver node first, while the GCS still answers its drain (after, it waits for a
+    // GCS that is gone); the others end 10 s after the cluster
+    const driver = await stopDriverNode(this.state);
+    if (driver) this.log(`stopped the driver node on this host (pid ${driver})`);
     if (ids.length > 0) {
       this.log(`deleting job(s) ${ids.join(", ")}`);
       await this.sge.deleteJobs(ids);
@@ -769,8 +773,6 @@ export class RayClusterManager {
       ids.push(...late);
     }
     await this.state.clearHeadInfo();
-    const driver = await stopDriverNode(this.state);
-    if (driver) this.log(`stopped the driver node on this host (pid ${driver})`);
     return { deleted: ids };
   }
 }

@@ -38,6 +38,9 @@ export interface HeadInfo {
   gcs_port: number;
   dashboard_port: number;
   client_port: number;
+  /** The head's dashboard agent (job agent) HTTP port and Ray's metrics port (open: Ray's default). */
+  agent_port?: number;
+  metrics_port?: number;
   temp_dir: string;
   ray_python?: string;
   started_at: number;

@@ -15,7 +15,16 @@ const RAY = `${conf.RAY_VENV}/bin`;
 const DRIVERS = new URL("../drivers/", import.meta.url).pathname;
 let dir: string;
 let config: string;
-let head: { host: string; ip: string; dashboard_port: number; job_id: string; temp_dir: string };
+let head: {
+  host: string;
+  ip: string;
+  dashboard_port: number;
+  client_port: number;
+  agent_port: number;
+  metrics_port: number;
+  job_id: string;
+  temp_dir: string;
+};
 let tokenPath: string;
 const NAME = "itdrv";
 
@@ -238,6 +247,17 @@ ${RAY}/ray status 2>&1 | tail -1; rm -f $HOME/.wrong-token`,
     expect(curl(["-H", `Authorization: Bearer ${token}`, `${url}/api/jobs/`])).toBe("200");
     // the page itself loads and asks for the token
     expect(curl([`${url}/`])).toBe("200");
+    // the head's job agent wants the token too; Ray's metrics port does not (Ray's default: the README says so)
+    expect(curl([`http://${head.ip}:${head.agent_port}/api/job_agent/jobs/x/logs`])).toBe("401");
+    expect(curl([`http://${head.ip}:${head.metrics_port}/metrics`])).toBe("200");
+    // Ray Client without the token
+    const client = spawnSync(
+      "runuser",
+      ["-u", USER, "--", `${RAY}/python`, "-c", `import ray; ray.init("ray://${head.ip}:${head.client_port}")`],
+      { encoding: "utf8", timeout: 120_000 },
+    );
+    expect(client.status).not.toBe(0);
+    expect(client.stderr).toMatch(/[Aa]uthenticat|Unauthenticated|token/);
   }, 120_000);
 
   it("ray-sge dashboard says where it is and how to log in", () => {

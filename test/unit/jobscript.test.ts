@@ -194,3 +194,53 @@ describe("job scripts", () => {
     expect(renderHeadScript(base)).toContain("lacks ray[default] (grpcio, aiohttp)");
   });
 });
+
+describe("job scripts and Grid Engine's signals", () => {
+  it("SIGUSR2 to the job's process group (qdel -notify) stops Ray through this script, not by killing it", async () => {
+    const s = renderWorkerScript({ ...base, role: "worker" });
+    const from = s.indexOf("save_ray_logs() {");
+    const run = `log() { echo "$*"; }; RAY_TEMP=/nonexistent; STATE_DIR=/nonexistent; RAY_PY=python3; JOB_ID=7; TASK=1; INSTANCE=7.1
+RAY_BIN=sleep; RAY_ARGS=(30)
+${s.slice(from, s.indexOf('\nexit "$rc"', from))}
+echo "RC=$rc"
+`;
+    const { spawn } = await import("node:child_process");
+    const p = spawn("bash", ["-c", run], { detached: true });
+    let out = "";
+    p.stdout.on("data", (d) => {
+      out += d;
+    });
+    await new Promise((r) => setTimeout(r, 500));
+    // Grid Engine signals the whole group: the script, and Ray (here: sleep) with it
+    process.kill(-(p.pid as number), "SIGUSR2");
+    const code = await new Promise<number | null>((r) => p.once("close", r));
+    expect(code).toBe(0);
+    expect(out).toContain("signal USR2: stopping this job's Ray (gracefully)");
+    // ended by the script's SIGTERM (143), not by the SIGUSR2 itself (140)
+    expect(out).toContain("RC=143");
+  });
+});
+
+describe("the CLI's own signal guards", () => {
+  it("SIGUSR1 (s_rt) neither kills ray-sge nor opens Node's inspector", async () => {
+    const { execFileSync } = await import("node:child_process");
+    const root = new URL("../../", import.meta.url).pathname;
+    const main = join(root, "dist/cli/main.js");
+    if (!existsSync(main)) execFileSync("npm", ["run", "--silent", "build"], { cwd: root });
+    const probe = (guard: boolean) =>
+      execFileSync(
+        process.execPath,
+        [
+          "--input-type=module",
+          "-e",
+          `const m = await import(${JSON.stringify(main)}); const inspector = await import("node:inspector");
+${guard ? "m.installSignalGuards();" : ""} process.kill(process.pid, "SIGUSR1");
+setTimeout(() => { console.log(inspector.url() === undefined ? "no inspector" : "INSPECTOR OPEN"); inspector.close(); }, 300);`,
+        ],
+        { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] },
+      ).trim();
+    // without the guard Node opens its inspector on SIGUSR1 (the probe can tell); with it, nothing happens
+    expect(probe(false)).toBe("INSPECTOR OPEN");
+    expect(probe(true)).toBe("no inspector");
+  });
+});
