@@ -3,6 +3,7 @@ import { copyFile, mkdir, open, readdir, readFile, stat } from "node:fs/promises
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { Autoscaler, type AutoscalerEvent, recentEvents } from "../autoscaler/autoscaler.js";
+import { isDriverInstance } from "../cluster/driver-node.js";
 import { type AutoscalerMode, type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
 import type { ClusterSpec } from "../config/normalise.js";
 import { defaultStateRoot, progress, specFrom, UsageError } from "./common.js";
@@ -137,7 +138,7 @@ export function renderStatus(s: StatusView): string {
   for (const f of s.failures) lines.push(`  failed worker (${f.nodeType}, ${f.at.slice(11, 19)}): ${f.reason}`);
   for (const n of s.strayRayNodes)
     lines.push(
-      n.instanceId.startsWith("driver-")
+      isDriverInstance(n.instanceId)
         ? `  driver node ${n.instanceId} on ${n.ip} (ray-sge env: drivers there join through it; no CPUs)`
         : `  Ray node ${n.instanceId || n.nodeId} on ${n.ip} has no job of this cluster`,
     );

@@ -7,6 +7,7 @@
  * cluster, and `down` stops it. One per cluster and host, reused by later `env` calls.
  */
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
 import { mkdir, open, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
@@ -20,8 +21,16 @@ import type { DriverNodeRecord, StateDir } from "./state.js";
 
 export const DRIVER_TYPE = "driver";
 
+/**
+ * The Ray instance id of a driver node: driver-<host>-<random>, new at each start, so that a node of an
+ * earlier start that the GCS still lists as alive (for its health-check timeout) is never taken for it.
+ */
 export function driverInstanceId(host: string): string {
-  return `driver-${host}`;
+  return `driver-${host}-${randomBytes(3).toString("hex")}`;
+}
+
+export function isDriverInstance(instanceId: string): boolean {
+  return instanceId.startsWith("driver-");
 }
 
 export interface DriverNodeDeps {
@@ -113,19 +122,25 @@ export async function ensureDriverNode(
   opts: { timeoutMs?: number } = {},
 ): Promise<DriverNodeOutcome> {
   const host = hostname();
-  const instanceId = driverInstanceId(host);
   const ip = await localAddressTowards(conn.head.ip, conn.head.gcs_port);
   const nodes = await deps.rayNodes();
-  const here = nodes.find((n) => n.state === "ALIVE" && n.ip === ip && n.instanceId !== instanceId);
+  const here = nodes.find((n) => n.state === "ALIVE" && n.ip === ip && !isDriverInstance(n.instanceId));
   if (here) return { kind: "not-needed", why: `a node of the cluster runs on this host (${here.instanceId})`, ip };
   const recordPath = deps.state.driverNodePath(host);
   await mkdir(dirname(recordPath), { recursive: true, mode: 0o700 });
   return withLock(recordPath, async () => {
     const rec = await readRecord(recordPath);
-    const alive = (await deps.rayNodes()).some((n) => n.instanceId === instanceId && n.state === "ALIVE");
+    const alive =
+      rec !== undefined && (await deps.rayNodes()).some((n) => n.instanceId === rec.instance_id && n.state === "ALIVE");
     const running = rec !== undefined && (await isDriverProcess(rec));
     if (rec && running && rec.head_job === conn.head.job_id && alive)
-      return { kind: "running", why: `the driver node ${instanceId} (pid ${rec.pid})`, instanceId, ip };
+      return {
+        kind: "running",
+        why: `the driver node ${rec.instance_id} (pid ${rec.pid})`,
+        instanceId: rec.instance_id,
+        ip,
+      };
+    const instanceId = driverInstanceId(host);
     // a driver node of an earlier incarnation of the cluster, or one that lost its GCS: replace it
     if (rec && running) process.kill(rec.pid, "SIGTERM");
     const script = join(dirname(recordPath), `${host}.sh`);
@@ -146,6 +161,7 @@ export async function ensureDriverNode(
           headIp: conn.head.ip,
           gcsPort: conn.head.gcs_port,
           objectStoreBytes: deps.spec.driverObjectStoreBytes,
+          instanceId,
         },
       }),
       { mode: 0o700 },

@@ -32,7 +32,7 @@ export interface ScriptInput {
   /** Worker only: how long to wait for the head's address before giving up (seconds). */
   headWaitSeconds?: number;
   /** Driver node only: the GCS it joins and the object store it keeps for the drivers on its host. */
-  driver?: { headIp: string; gcsPort: number; objectStoreBytes: number };
+  driver?: { headIp: string; gcsPort: number; objectStoreBytes: number; instanceId: string };
   /** Head only: run ray-sge's autoscaler in the job (node and the CLI must be readable on the host). */
   autoscaler?: { node: string; cli: string; spec: string };
   version: string;
@@ -80,7 +80,7 @@ function header(i: ScriptInput): string {
   // the instance id Ray shows for the node: <job>.<task> for Grid Engine jobs, driver-<host> here
   const instance =
     i.role === "driver"
-      ? 'JOB_ID=driver; TASK=0; INSTANCE="driver-$(hostname)"'
+      ? `JOB_ID=driver; TASK=0; INSTANCE=${shellQuote(i.driver?.instanceId ?? "driver")}`
       : 'TASK="${SGE_TASK_ID:-undefined}"; [ "$TASK" = undefined ] && TASK=0; INSTANCE="$JOB_ID.$TASK"';
   return `#!/bin/bash
 # Ray ${i.role} (node type ${i.nodeType}) of ray-sge cluster ${i.cluster}; written by ray-sge ${i.version}.

@@ -250,14 +250,26 @@ ${RAY}/ray status 2>&1 | tail -1; rm -f $HOME/.wrong-token`,
     // the head's job agent wants the token too; Ray's metrics port does not (Ray's default: the README says so)
     expect(curl([`http://${head.ip}:${head.agent_port}/api/job_agent/jobs/x/logs`])).toBe("401");
     expect(curl([`http://${head.ip}:${head.metrics_port}/metrics`])).toBe("200");
-    // Ray Client without the token
-    const client = spawnSync(
-      "runuser",
-      ["-u", USER, "--", `${RAY}/python`, "-c", `import ray; ray.init("ray://${head.ip}:${head.client_port}")`],
-      { encoding: "utf8", timeout: 120_000 },
-    );
-    expect(client.status).not.toBe(0);
-    expect(client.stderr).toMatch(/[Aa]uthenticat|Unauthenticated|token/);
+    // Ray Client: connects with the token, not without (Ray gives up after its 30 s connection timeout)
+    const client = (withToken: boolean) =>
+      spawnSync(
+        "runuser",
+        [
+          "-u",
+          USER,
+          "--",
+          "env",
+          ...(withToken ? ["RAY_AUTH_MODE=token", `RAY_AUTH_TOKEN_PATH=${tokenPath}`] : []),
+          `${RAY}/python`,
+          "-c",
+          `import ray; ray.init("ray://${head.ip}:${head.client_port}"); print("CONNECTED", ray.cluster_resources()["CPU"] > 0)`,
+        ],
+        { encoding: "utf8", timeout: 120_000 },
+      );
+    expect(client(true).stdout).toContain("CONNECTED True");
+    const refused = client(false);
+    expect(refused.status).not.toBe(0);
+    expect(refused.stdout).not.toContain("CONNECTED");
   }, 120_000);
 
   it("ray-sge dashboard says where it is and how to log in", () => {

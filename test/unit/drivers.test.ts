@@ -325,13 +325,13 @@ describe("the driver node's script", () => {
     extraArgs: [],
     setupCommands: ["source /opt/venv/bin/activate"],
     version: "0.1.0",
-    driver: { headIp: "10.0.0.5", gcsPort: 4000, objectStoreBytes: 1024 ** 3 },
+    driver: { headIp: "10.0.0.5", gcsPort: 4000, objectStoreBytes: 1024 ** 3, instanceId: "driver-login1-a1b2c3" },
   });
   it("is valid bash that joins the GCS offering nothing, privately, and ends with the cluster", () => {
     execFileSync("bash", ["-n"], { input: s });
     expect(s).toContain("--address='10.0.0.5:4000'");
     expect(s).toContain("--num-cpus=0 --num-gpus=0 --memory=0 --object-store-memory=1073741824");
-    expect(s).toContain('INSTANCE="driver-$(hostname)"');
+    expect(s).toContain("INSTANCE='driver-login1-a1b2c3'");
     expect(s).toContain('export RAY_CLOUD_INSTANCE_ID="$INSTANCE"');
     expect(s).toContain("export RAY_gcs_rpc_server_reconnect_timeout_s=10");
     // never SGE's $TMP (it is no job): a fresh 0700 directory under /tmp, removed at exit
