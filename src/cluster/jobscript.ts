@@ -89,7 +89,10 @@ set -uo pipefail
 STATE_DIR=${shellQuote(i.stateDir)}
 NODE_TYPE=${shellQuote(i.nodeType)}
 ${instance}
-log() { printf '[ray-sge %s %s %s] %s\\n' "$(date +%T)" "$(hostname)" "$INSTANCE" "$*"; }
+# no command substitution in log: it runs in signal traps, where bash 5.2 fails to parse one while the
+# shell waits ("unexpected EOF while looking for matching )", measured in a job at qdel -notify)
+HOST=$(hostname)
+log() { printf '[ray-sge %(%T)T %s %s] %s\\n' -1 "$HOST" "$INSTANCE" "$*"; }
 fail() { log "ERROR: $*"; exit 1; }
 log "starting the Ray ${i.role === "driver" ? "driver node" : i.role} (node type $NODE_TYPE) of cluster ${i.cluster}"
 `;

@@ -205,9 +205,12 @@ ${s.slice(from, s.indexOf('\nexit "$rc"', from))}
 echo "RC=$rc"
 `;
     const { spawn } = await import("node:child_process");
-    const p = spawn("bash", ["-c", run], { detached: true });
+    // from a file, as execd runs it (bash reads a script file as it goes)
+    const file = join(mkdtempSync(join(tmpdir(), "sig-")), "job.sh");
+    writeFileSync(file, run);
+    const p = spawn("bash", [file], { detached: true, stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
-    p.stdout.on("data", (d) => {
+    p.stdout?.on("data", (d) => {
       out += d;
     });
     await new Promise((r) => setTimeout(r, 500));
@@ -218,6 +221,11 @@ echo "RC=$rc"
     expect(out).toContain("signal USR2: stopping this job's Ray (gracefully)");
     // ended by the script's SIGTERM (143), not by the SIGUSR2 itself (140)
     expect(out).toContain("RC=143");
+    // the traps' log lines use no command substitution: bash 5.2 fails to parse one in a trap that
+    // interrupts wait in a job ("unexpected EOF while looking for matching )", measured at qdel -notify)
+    const log = /\nlog\(\) \{[^\n]*\}/.exec(s)?.[0] ?? "";
+    expect(log).toContain("printf");
+    expect(log).not.toContain("$(");
   });
 });
 
