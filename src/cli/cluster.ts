@@ -357,7 +357,9 @@ export async function doctorCommand(
   opts: { json?: boolean; probes?: boolean },
 ): Promise<number> {
   const { SgeClient } = await import("../sge/client.js");
-  const { checkCluster, probeAutoscaler, probeNetwork, probeRay } = await import("../cluster/doctor.js");
+  const { checkCluster, probeAutoscaler, probeNetwork, probeRay, probeSubmitHostReach } = await import(
+    "../cluster/doctor.js"
+  );
   const { CLI_PATH } = await import("../cluster/manager.js");
   const sge = new SgeClient();
   const spec = config ? (await specFrom(config)).spec : undefined;
@@ -372,14 +374,15 @@ export async function doctorCommand(
     const manager = new RayClusterManager(spec);
     await manager.state.ensure();
     progress(
-      "probing: a job checks Ray on an execution host, two jobs check the network between hosts, one the autoscaler's needs",
+      "probing: a job checks Ray on an execution host, two jobs check the network between hosts, one the way back to this host, one the autoscaler's needs",
     );
-    const [ray, net, auto] = await Promise.all([
+    const [ray, net, back, auto] = await Promise.all([
       probeRay(sge, spec, manager.state.logDir),
       probeNetwork(sge, spec, manager.state.logDir, hosts),
+      probeSubmitHostReach(sge, spec, manager.state.logDir, hosts),
       probeAutoscaler(sge, spec, manager.state.logDir, { node: process.execPath, cli: CLI_PATH }),
     ]);
-    checks.push(ray, net, auto);
+    checks.push(ray, net, back, auto);
   }
   if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
   else {

@@ -300,3 +300,51 @@ EOF
         fix: "Ray needs TCP between execution hosts on any port (GCS, raylet, object manager): open them between the hosts",
       };
 }
+
+/**
+ * A job on an execution host connects to a port of this host: can the cluster reach a driver node
+ * here (`ray-sge env`)? Ray's nodes call a driver's host back (object transfers, health checks). A
+ * warning only: `ray-sge submit` and `ray-sge env --client` need no connection that way.
+ */
+export async function probeSubmitHostReach(
+  sge: SgeClient,
+  spec: ClusterSpec,
+  dir: string,
+  hosts: ExecHost[],
+): Promise<Check> {
+  const name = "execution hosts reach this host";
+  const target = hosts.find((h) => h.reporting)?.name;
+  if (!target) return { name, status: "warn", detail: "no execution host reports: not probed" };
+  const { lookup } = await import("node:dns/promises");
+  const { createServer } = await import("node:net");
+  const { localAddressTowards } = await import("./driver-node.js");
+  const local = await localAddressTowards((await lookup(target, { family: 4 })).address, 9);
+  let accepted = false;
+  const server = createServer((sock) => {
+    accepted = true;
+    sock.end("ray-sge");
+  });
+  await new Promise<void>((r) => server.listen(0, local, r));
+  const port = (server.address() as { port: number }).port;
+  const py = `PY=$(sed -n '1s/^#![[:space:]]*//p' "$(command -v ${shellQuote(spec.rayExecutable)})" | cut -d' ' -f1); [ -x "$PY" ] || PY=python3`;
+  const script = `${spec.head.setupCommands.join("\n")}\n${py}\n"$PY" -c 'import socket,sys; print(socket.create_connection((sys.argv[1], int(sys.argv[2])), 10).recv(16).decode(), "reached")' ${local} ${port}\n`;
+  try {
+    const r = await runProbeJob(sge, `rsge-${spec.name}-probe-back`, script, dir, {
+      queue: `${spec.head.sge.queue ?? "all.q"}@${target}`,
+    });
+    return /ray-sge reached/.test(r.output) && accepted
+      ? {
+          name,
+          status: "ok",
+          detail: `a job on ${target} reached ${local}:${port} here (drivers here can use a driver node)`,
+        }
+      : {
+          name,
+          status: "warn",
+          detail: `a job on ${target} could not reach ${local}:${port} here: ${r.output.trim().split("\n").at(-1) ?? "no output"}`,
+          fix: "drivers here need TCP from the execution hosts to this host (ray-sge env starts a Ray node here); else use ray-sge submit, or ray-sge env --client",
+        };
+  } finally {
+    server.close();
+  }
+}

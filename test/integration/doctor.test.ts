@@ -26,6 +26,9 @@ describe("ray-sge doctor", () => {
     expect(c.find((x) => x.name === "network between hosts")?.detail).toMatch(
       /a job on node\d reached a free port of a job on node\d/,
     );
+    expect(c.find((x) => x.name === "execution hosts reach this host")?.detail).toMatch(
+      /^a job on node\d reached 10\.77\.0\.1:\d+ here/,
+    );
     expect(c.find((x) => x.name === "autoscaler in the head job")?.detail).toMatch(
       /^node, the CLI and Grid Engine's commands work on node\d/,
     );
