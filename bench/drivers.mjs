@@ -8,7 +8,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { asUser, HOME, root, USER, VENV } from "./testbed.mjs";
+import { asUser, benchSetup, HOME, root, USER, VENV } from "./testbed.mjs";
 
 const TRIALS = Number(process.env.BENCH_DRIVER_TRIALS ?? 3);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -40,12 +40,8 @@ function timed(argv, line, opts = {}) {
 const onHost = (host, argv) => ["ip", "netns", "exec", `rsge-${host}`, "runuser", "-u", USER, "--", ...argv];
 
 export async function driversBench() {
-  if (spawnSync(join(root, "scripts/testbed"), ["status"]).status !== 0) {
-    console.log("\n## drivers: skipped (the testbed is not up: scripts/testbed up)");
-    return true;
-  }
-  const pkg = join(HOME, ".ray-sge-bench-pkg");
-  spawnSync(join(root, "scripts/install-cli"), [pkg, USER], { stdio: "inherit" });
+  const pkg = benchSetup("drivers");
+  if (!pkg) return true;
   const work = join(HOME, ".ray-sge-bench-drivers");
   const cliArgv = (...args) => ["runuser", "-u", USER, "--", process.execPath, join(pkg, "bin/ray-sge.js"), ...args];
   const config = join(work, "drv.yaml");

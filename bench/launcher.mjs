@@ -5,19 +5,14 @@
 import { spawnSync } from "node:child_process";
 import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { asUser, HOME, root, USER, VENV } from "./testbed.mjs";
+import { asUser, benchSetup, HOME, root, USER, VENV } from "./testbed.mjs";
 
 const TRIALS = Number(process.env.BENCH_LAUNCH_TRIALS ?? 3);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export function launcherBench() {
-  if (spawnSync(join(root, "scripts/testbed"), ["status"]).status !== 0) {
-    console.log("\n## launcher: skipped (the testbed is not up: scripts/testbed up)");
-    return true;
-  }
-  // the CLI and config where the user can read them
-  const pkg = join(HOME, ".ray-sge-bench-pkg");
-  spawnSync(join(root, "scripts/install-cli"), [pkg, USER], { stdio: "inherit" });
+  const pkg = benchSetup("launcher");
+  if (!pkg) return true;
   const work = join(HOME, ".ray-sge-bench");
   // a run that was interrupted may have left its cluster and baseline jobs: remove them first
   spawnSync(

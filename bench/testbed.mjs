@@ -26,3 +26,17 @@ export function asUser(argv, opts = {}) {
   if (r.status !== 0) throw new Error(`${argv.join(" ")} failed (${r.status}): ${r.stderr}`);
   return { ms: performance.now() - t, out: r.stdout };
 }
+
+/**
+ * A testbed benchmark's start: false (and a line saying why) when the testbed is not up; else the CLI
+ * installed where the testbed user can read it, and its path.
+ */
+export function benchSetup(name) {
+  if (spawnSync(join(root, "scripts/testbed"), ["status"]).status !== 0) {
+    console.log(`\n## ${name}: skipped (the testbed is not up: scripts/testbed up)`);
+    return undefined;
+  }
+  const pkg = join(HOME, ".ray-sge-bench-pkg");
+  spawnSync(join(root, "scripts/install-cli"), [pkg, USER], { stdio: "inherit" });
+  return pkg;
+}

@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { Autoscaler, type AutoscalerEvent, recentEvents } from "../autoscaler/autoscaler.js";
 import { isDriverInstance } from "../cluster/driver-node.js";
 import { type AutoscalerMode, type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
+import { pidAlive } from "../cluster/pid.js";
 import type { ClusterSpec } from "../config/normalise.js";
 import { defaultStateRoot, progress, specFrom, UsageError } from "./common.js";
 import { formatTable } from "./table.js";
@@ -430,13 +431,4 @@ export async function autoscalerCommand(target: string, opts: { mode?: string; o
   process.once("SIGTERM", stop);
   const outcome = await autoscaler.run(ac.signal);
   say(`autoscaler of ${spec.name} ends: ${outcome}`);
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

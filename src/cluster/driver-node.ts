@@ -17,6 +17,7 @@ import type { RayNode } from "../ray/nodes.js";
 import { VERSION } from "../version.js";
 import type { Connection } from "./connection.js";
 import { renderDriverNodeScript } from "./jobscript.js";
+import { pidAlive } from "./pid.js";
 import type { DriverNodeRecord, StateDir } from "./state.js";
 
 export const DRIVER_TYPE = "driver";
@@ -63,15 +64,6 @@ export function localAddressTowards(ip: string, port: number): Promise<string> {
       resolve(a);
     });
   });
-}
-
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "EPERM";
-  }
 }
 
 /** Is pid still the driver node's process (a recycled pid is someone else's: never signal it)? */
