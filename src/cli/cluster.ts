@@ -103,6 +103,7 @@ function shape(r: Record<string, number>): string {
 /** Pure: the text of `ray-sge status`. */
 export function renderStatus(s: StatusView): string {
   const lines = [`Cluster ${s.name}`];
+  if (s.headGone) lines.push(`  head: gone: ${s.headGone}; \`ray-sge down ${s.name}\` removes what is left`);
   if (s.head) {
     lines.push(
       `  head: ${s.head.host} (job ${s.head.job_id}), GCS ${s.head.ip}:${s.head.gcs_port}, dashboard http://${s.head.ip}:${s.head.dashboard_port}/`,

@@ -22,6 +22,7 @@ export function buildProgram(): Command {
   const program = new Command("ray-sge")
     .description("Run Ray clusters on Grid Engine (SGE, Son of Grid Engine, Open Cluster Scheduler, Gridware)")
     .version(VERSION, "-V, --version", "print the version")
+    .option("--verbose", "on failure, also the failing command, its exit code and output (any position)")
     .showHelpAfterError("(run ray-sge --help for usage)")
     .exitOverride();
 
@@ -174,6 +175,7 @@ export function buildProgram(): Command {
 }
 
 export function exitCodeFor(e: unknown): number {
+  if (e instanceof Error && e.name === "InterruptedError") return EXIT.interrupted;
   if (e instanceof Error && (e.name === "ConfigError" || e.name === "UsageError" || e.name === "PackageError"))
     return EXIT.usage;
   if (e instanceof SgeCommandError) {
@@ -199,15 +201,19 @@ export async function main(argv: string[]): Promise<number> {
   installSignalGuards();
   const program = buildProgram();
   commandExitCode = 0;
+  // --verbose may stand anywhere before `--` (after it, the words belong to the driver's command)
+  const sep = argv.indexOf("--");
+  const ours = sep < 0 ? argv : argv.slice(0, sep);
+  const verbose = ours.includes("--verbose") || process.env.RAY_SGE_DEBUG === "1";
+  const args = [...ours.filter((a) => a !== "--verbose"), ...(sep < 0 ? [] : argv.slice(sep))];
   try {
-    await program.parseAsync(argv, { from: "user" });
+    await program.parseAsync(args, { from: "user" });
     return commandExitCode;
   } catch (e) {
     if (e instanceof CommanderError) {
       // help and version exit through here with code 0; usage errors were already printed
       return e.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
-    const verbose = argv.includes("--verbose") || process.env.RAY_SGE_DEBUG === "1";
     process.stderr.write(`ray-sge: ${e instanceof SgeCommandError && verbose ? e.details() : (e as Error).message}\n`);
     return exitCodeFor(e);
   }

@@ -125,7 +125,13 @@ export RAY_USAGE_STATS_ENABLED=0
 # on SIGTERM Ray drains for up to 30 s before it stops; qdel's SIGKILL follows the notify signal after
 # the queue's notify time (often 60 s, less on some sites): stop soon, so the logs are kept in time
 export RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="\${RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S:-3}"
-# the address other hosts reach this one at: what Grid Engine resolves the host name to
+${
+  i.role === "head"
+    ? ""
+    : `# a node whose head is gone ends 10 s after it (Ray's default waits 60 s for a lost GCS, holding the slots)
+export RAY_gcs_rpc_server_reconnect_timeout_s="\${RAY_gcs_rpc_server_reconnect_timeout_s:-10}"
+`
+}# the address other hosts reach this one at: what Grid Engine resolves the host name to
 NODE_IP=$(getent hosts "$(hostname)" | awk 'NR==1{print $1}')
 case "$NODE_IP" in ""|127.*) NODE_IP=$(hostname -I 2>/dev/null | awk '{print $1}');; esac
 [ -n "$NODE_IP" ] || fail "cannot tell this host's IP address"
@@ -350,8 +356,6 @@ export function renderDriverNodeScript(i: ScriptInput): string {
 NODE_IP=$("$RAY_PY" -c 'import socket,sys
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect((sys.argv[1], int(sys.argv[2]))); print(s.getsockname()[0])' ${shellQuote(d.headIp)} ${d.gcsPort}) || fail "cannot tell this host's address towards ${d.headIp}"
 read -r PORT_agent_listen PORT_agent_grpc PORT_runtime_env PORT_metrics PORT_node_manager PORT_object_manager < <(free_ports 6) || fail "cannot pick free ports"
-# end soon after the cluster does (Ray's default waits 60 s for a lost GCS)
-export RAY_gcs_rpc_server_reconnect_timeout_s=10
 RAY_ARGS=(start --block --disable-usage-stats --address=${shellQuote(`${d.headIp}:${d.gcsPort}`)}
   --node-ip-address="$NODE_IP" --temp-dir="$RAY_TEMP"
   --num-cpus=0 --num-gpus=0 --memory=0 --object-store-memory=${d.objectStoreBytes}

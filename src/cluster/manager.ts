@@ -70,7 +70,10 @@ export interface NodeStatus {
 
 export interface ClusterStatus {
   name: string;
+  /** The running head's published address (absent when its job is not running). */
   head?: HeadInfo;
+  /** What became of the head whose address was published, when its job is not running. */
+  headGone?: string;
   /** Why Ray's side is unknown, when it is. */
   rayError?: string;
   nodes: NodeStatus[];
@@ -167,12 +170,17 @@ export class ClusterError extends Error {
   override readonly name = "ClusterError";
 }
 
+/** The user interrupted (Ctrl-C): the CLI exits 130. */
+export class InterruptedError extends Error {
+  override readonly name = "InterruptedError";
+}
+
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(new ClusterError("interrupted"));
+    if (signal?.aborted) return reject(new InterruptedError("interrupted"));
     const onAbort = () => {
       clearTimeout(t);
-      reject(new ClusterError("interrupted"));
+      reject(new InterruptedError("interrupted"));
     };
     const t = setTimeout(() => {
       signal?.removeEventListener("abort", onAbort);
@@ -671,7 +679,14 @@ export class RayClusterManager {
         at: new Date(f.failedMs).toISOString(),
       })),
     };
-    if (head) status.head = head;
+    // the published address is the head's only while its job runs: else say what became of it
+    if (head && headAlive) status.head = head;
+    else if (head) {
+      const job = jobs.find((j) => String(j.id) === head.job_id);
+      status.headGone = job
+        ? `the head job ${head.job_id} is ${job.state}${job.host ? ` on ${job.host}` : ""}, not running`
+        : `the head job ${head.job_id} (on ${head.host}) is no longer in Grid Engine`;
+    }
     if (rayError) status.rayError = rayError;
     return status;
   }

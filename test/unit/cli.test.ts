@@ -51,3 +51,28 @@ describe("main", () => {
     expect(err.mock.calls.map((c) => c[0]).join("")).toMatch(/(qhost|qconf|qstat) was not found on PATH.*settings\.sh/);
   });
 });
+
+describe("main: the small promises", () => {
+  afterEach(() => vi.restoreAllMocks());
+
+  it("accepts --verbose in any position before --, and leaves it to the driver after --", async () => {
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    for (const argv of [
+      ["--verbose", "status", "no-such-cluster-x"],
+      ["status", "--verbose", "no-such-cluster-x"],
+      ["status", "no-such-cluster-x", "--verbose"],
+    ]) {
+      // the cluster does not exist (exit 2, said so): the option itself is not refused
+      expect(await main(argv)).toBe(2);
+      expect(err.mock.calls.map((c) => c[0]).join("")).toMatch(/no cluster named "no-such-cluster-x"/);
+      expect(err.mock.calls.map((c) => c[0]).join("")).not.toMatch(/unknown option/);
+      err.mockClear();
+    }
+  });
+
+  it("an interruption exits 130", async () => {
+    const { exitCodeFor } = await import("../../src/cli/main.js");
+    const { InterruptedError } = await import("../../src/cluster/manager.js");
+    expect(exitCodeFor(new InterruptedError("interrupted"))).toBe(130);
+  });
+});

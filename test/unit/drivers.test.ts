@@ -333,7 +333,9 @@ describe("the driver node's script", () => {
     expect(s).toContain("--num-cpus=0 --num-gpus=0 --memory=0 --object-store-memory=1073741824");
     expect(s).toContain("INSTANCE='driver-login1-a1b2c3'");
     expect(s).toContain('export RAY_CLOUD_INSTANCE_ID="$INSTANCE"');
-    expect(s).toContain("export RAY_gcs_rpc_server_reconnect_timeout_s=10");
+    expect(s).toContain(
+      'export RAY_gcs_rpc_server_reconnect_timeout_s="${RAY_gcs_rpc_server_reconnect_timeout_s:-10}"',
+    );
     // never SGE's $TMP (it is no job): a fresh 0700 directory under /tmp, removed at exit
     expect(s).toContain("if false && [");
     expect(s).toContain("mktemp -d /tmp/rsge.XXXXXX");

@@ -95,6 +95,11 @@ describe("job scripts", () => {
     expect(s).toContain('--address="$HEAD_ADDR"');
     expect(s).not.toContain("--head");
     expect(s).toContain("NODE_TYPE='gpu'");
+    // a worker whose head is gone ends 10 s later (Ray's default: 60 s); the head has no such limit
+    expect(s).toContain(
+      'export RAY_gcs_rpc_server_reconnect_timeout_s="${RAY_gcs_rpc_server_reconnect_timeout_s:-10}"',
+    );
+    expect(renderHeadScript(base)).not.toContain("reconnect_timeout");
   });
 
   it("quotes hostile values from the config", () => {
