@@ -405,8 +405,10 @@ export function parseJobDetail(xml: string): JobDetailResult {
       context: variables(child(el, "JB_context")),
       environment: env,
       holdJobs: descendants(child(el, "JB_jid_predecessor_list"), "JRE_job_number").map((n) => Number(n.text)),
+      // JATASK: what 8.1.9 writes for these after a qmaster restart (see xml-scan.ts)
       tasks: childrenOf(child(el, "JB_ja_tasks"), "ulong_sublist")
         .concat(childrenOf(child(el, "JB_ja_tasks"), "element"))
+        .concat(childrenOf(child(el, "JB_ja_tasks"), "JATASK"))
         .map((t) => {
           const td: TaskDetail = {
             taskId: Number(textOf(t, "JAT_task_number")),

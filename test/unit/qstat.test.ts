@@ -138,6 +138,18 @@ describe("parseJobDetail (qstat -j ID -xml)", () => {
     expect(d?.tasks[0]?.startedAt?.getUTCFullYear()).toBe(2026);
   });
 
+  it("reads what 8.1.9 writes after a qmaster restart (<JATASK:     342.> for each task)", () => {
+    const [one] = parseJobDetail(fixture("qstat-j-after-qmaster-restart.xml")).found;
+    expect(one?.id).toBe(342);
+    expect(one?.tasks.map((t) => t.taskId)).toEqual([1]);
+    expect(one?.tasks[0]?.startedAt?.getUTCFullYear()).toBe(2026);
+    const both = parseJobDetail(fixture("qstat-j-wildcard-after-qmaster-restart.xml")).found;
+    expect(both.map((d) => [d.id, d.tasks.map((t) => t.taskId)])).toEqual([
+      [342, [1]],
+      [343, [1, 2]],
+    ]);
+  });
+
   it("gives context, PE range, hold, environment, notify and priority", () => {
     const [d] = parseJobDetail(fixture("qstat-j-context.xml")).found;
     expect(d?.context).toEqual({

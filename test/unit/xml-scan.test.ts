@@ -19,7 +19,9 @@ function normalise(events: Event[]): Event[] {
   return out.filter((e) => e[0] !== "text" || e[1].trim() !== "");
 }
 
+/** saxes, strict, reads Grid Engine's known malformed tag once it is written as what it means. */
 function viaSaxes(text: string): Event[] {
+  text = text.replace(/<(\/?)JATASK:\s+[0-9]+\.>/g, "<$1JATASK>");
   const events: Event[] = [];
   const p = new SaxesParser();
   p.on("opentag", (t) => events.push(["open", t.name, t.attributes as Record<string, string>]));
@@ -77,6 +79,8 @@ describe("XmlScanner equals saxes", () => {
     ["text<a/>", /outside the root/],
     ['<a b="unterminated></a>', /ends inside/],
     ["<a b=c></a>", /malformed attributes/],
+    ["<a><JATASK: 12></JATASK: 12></a>", /malformed attributes/],
+    ["<a><JATASK:x 12.></JATASK:x 12.></a>", /malformed attributes/],
   ])("refuses %j", (doc, message) => {
     expect(() => viaScanner([doc])).toThrow(message);
   });

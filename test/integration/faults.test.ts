@@ -1,0 +1,84 @@
+// Ordinary faults injected into real clusters (issue 9): each finding of the issue as a test that
+// failed before its fix. Real Grid Engine, real Ray, as the testbed user.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { cli, installForUser, smallConfig, spawnCli } from "../support/cluster.js";
+import {
+  asRoot,
+  clientAs,
+  qmasterProcessAlive,
+  qmasterUp,
+  startQmaster,
+  userDir,
+  waitFor,
+} from "../support/testbed.js";
+
+const sge = clientAs();
+let dir: string;
+const names = ["itqm", "itint"];
+
+beforeAll(() => {
+  installForUser();
+  dir = userDir("it-faults");
+});
+afterAll(async () => {
+  await startQmaster();
+  asRoot(["qmod", "-e", "all.q@node1"]);
+  for (const n of names) {
+    const f = join(dir, `${n}.yaml`);
+    if (existsSync(f)) cli(["down", f], dir);
+  }
+});
+
+describe("faults", () => {
+  it("after a qmaster restart (8.1.9 then writes <JATASK:  N.> into qstat -j -xml), status and down work", async () => {
+    const config = smallConfig(dir, "itqm");
+    const up = cli(["up", config, "--json"], dir);
+    expect(up.status, up.stderr).toBe(0);
+    asRoot(["qconf", "-km"]);
+    await waitFor("the qmaster to stop", async () => !qmasterProcessAlive(), 60_000);
+    await startQmaster();
+    // the malformed output is really there (the array task of the worker job)
+    const worker = JSON.parse(cli(["status", config, "--json"], dir).stdout).nodes.find(
+      (n: { role: string }) => n.role === "worker",
+    );
+    const raw = asRoot(["qstat", "-j", String(worker.jobId), "-xml"]).stdout;
+    expect(raw).toMatch(/<JATASK:\s+\d+\.>/);
+    const st = cli(["status", config, "--json"], dir);
+    expect(st.status, st.stderr).toBe(0);
+    expect(JSON.parse(st.stdout).nodes.map((n: { ray: string }) => n.ray)).toEqual(["ALIVE", "ALIVE"]);
+    const down = cli(["down", config], dir);
+    expect(down.status, down.stderr).toBe(0);
+    expect(await sge.listJobs({ name: "rsge-itqm-*" })).toEqual([]);
+    expect(qmasterUp()).toBe(true);
+  }, 240_000);
+
+  it("Ctrl-C during up exits 130 and deletes what it submitted", async () => {
+    const config = smallConfig(dir, "itint");
+    // the head waits in the queue: pinned to a host whose queue instance is disabled
+    writeFileSync(
+      config,
+      readFileSync(config, "utf8").replace(
+        'qsub_options: "-l h_rt=24:00:00',
+        'qsub_options: "-l hostname=node1 -l h_rt=24:00:00',
+      ),
+    );
+    asRoot(["qmod", "-d", "all.q@node1"]);
+    try {
+      const p = spawnCli(["up", config], dir);
+      let err = "";
+      p.stderr?.on("data", (d) => {
+        err += d;
+      });
+      await waitFor("the head to wait in the queue", async () => /head job \d+: qw/.test(err), 60_000);
+      p.kill("SIGINT");
+      const code = await new Promise<number | null>((r) => p.once("close", r));
+      expect(code, err).toBe(130);
+      expect(err).toMatch(/up failed: deleting the 2 job\(s\) it submitted/);
+      expect(await sge.listJobs({ name: "rsge-itint-*" })).toEqual([]);
+    } finally {
+      asRoot(["qmod", "-e", "all.q@node1"]);
+    }
+  }, 120_000);
+});
