@@ -70,8 +70,6 @@ export interface PlannerSettings {
   walltimeMarginMs: number;
   /** A queued job whose demand is gone is deleted only after being unneeded this long. */
   cancelAfterMs: number;
-  /** A job that dies within this time of starting (or before Ray registers) counts as failed. */
-  failureWindowMs: number;
   /** A running job whose Ray node has not registered after this long is failed. */
   registerTimeoutMs: number;
   /** Backoff after a failure: base doubles per consecutive failure, up to max. */
@@ -83,7 +81,6 @@ export const DEFAULT_SETTINGS: PlannerSettings = {
   idleTimeoutMs: 5 * 60_000,
   walltimeMarginMs: 5 * 60_000,
   cancelAfterMs: 30_000,
-  failureWindowMs: 120_000,
   registerTimeoutMs: 300_000,
   backoffBaseMs: 30_000,
   backoffMaxMs: 600_000,
@@ -489,10 +486,11 @@ export function plan(input: PlanInput): Plan {
   const observed = new Map<string, Resources>();
   for (const n of input.ray.nodes) if (alive(n) && types.has(n.nodeType)) observed.set(n.nodeType, n.total);
 
-  // ---- jobs that ended on their own: failures if they never got going
+  // ---- jobs that ended on their own: failures only with evidence that the type cannot work (the job
+  // ended before its Ray node ever registered: setup failed, Ray would not start). A node that ran and
+  // then died (its raylet killed, its host lost, qdel by hand) says nothing against its type.
   for (const e of input.ended ?? []) {
-    const short = e.startedMs === undefined || e.endedMs - e.startedMs < settings.failureWindowMs;
-    if (!e.registered || short) fail(e.type, e.instanceId, e.reason, e.startedMs ?? e.endedMs);
+    if (!e.registered) fail(e.type, e.instanceId, e.reason, e.startedMs ?? e.endedMs);
   }
 
   // ---- sort the jobs: failed, dead, on their way, live

@@ -16,7 +16,7 @@ import {
 
 const sge = clientAs();
 let dir: string;
-const names = ["itqm", "itint"];
+const names = ["itqm", "itint", "itkill"];
 
 beforeAll(() => {
   installForUser();
@@ -52,6 +52,35 @@ describe("faults", () => {
     expect(down.status, down.stderr).toBe(0);
     expect(await sge.listJobs({ name: "rsge-itqm-*" })).toEqual([]);
     expect(qmasterUp()).toBe(true);
+  }, 240_000);
+
+  it("kill -9 of a worker's raylet: the node is replaced at once, its type does not back off", async () => {
+    const config = smallConfig(dir, "itkill");
+    const up = cli(["up", config, "--json"], dir);
+    expect(up.status, up.stderr).toBe(0);
+    const state = join(dir, "state", "itkill");
+    const st = JSON.parse(cli(["status", config, "--json"], dir).stdout);
+    const w = st.nodes.find((n: { role: string }) => n.role === "worker");
+    // the raylet of that worker's job: its temp dir is under the job's $TMP (<job>.<task>.<queue>)
+    const raylet = asRoot(["pgrep", "-f", `raylet.*/${w.jobId}\\.${w.taskId}\\.all\\.q/p/ray/`]).stdout.trim();
+    expect(raylet).toMatch(/^\d+$/);
+    const killedAt = Date.now();
+    asRoot(["kill", "-9", raylet]);
+    // min_workers 1: a replacement job within seconds, not after a 30 s backoff
+    const replacement = await waitFor(
+      "a replacement worker job",
+      async () =>
+        (await sge.listJobs({ name: "rsge-itkill-w-*" })).find((j) => j.id !== w.jobId && j.status !== "deleting"),
+      60_000,
+      500,
+    );
+    expect(Date.now() - killedAt).toBeLessThan(25_000);
+    const events = readFileSync(join(state, "events.jsonl"), "utf8");
+    expect(events).toMatch(new RegExp(`"event":"worker-ended","instance":"${w.jobId}\\.${w.taskId}"`));
+    expect(events).not.toMatch(/"event":"worker-failed"/);
+    expect(events).not.toMatch(/backs off/);
+    expect(replacement.id).toBeGreaterThan(w.jobId);
+    expect(cli(["down", config], dir).status).toBe(0);
   }, 240_000);
 
   it("Ctrl-C during up exits 130 and deletes what it submitted", async () => {

@@ -465,6 +465,26 @@ describe("planner: failures and backoff", () => {
     expect(p.failed).toEqual([]);
     expect(p.memory.backoff).toEqual({});
   });
+  it("a node that registered and then died young (raylet killed) is no failure: no backoff for its type", () => {
+    const p = plan(
+      input({
+        ended: [
+          {
+            instanceId: "2.1",
+            type: "cpu1",
+            startedMs: NOW - 20_000,
+            endedMs: NOW,
+            registered: true,
+            reason: "exit 1",
+          },
+        ],
+        ray: ray({ pending: [{ request: req({ CPU: 1 }), count: 1 }] }),
+      }),
+    );
+    expect(p.failed).toEqual([]);
+    expect(p.memory.backoff).toEqual({});
+    expect(p.launch.map((l) => l.type)).toEqual(["cpu1"]);
+  });
   it("a running job with a dead Ray node is deleted", () => {
     const p = plan(
       input({
