@@ -14,7 +14,7 @@ import { appendFile, open, readFile, rename, rm, stat, writeFile } from "node:fs
 import { hostname } from "node:os";
 import { join } from "node:path";
 import type { RayClusterManager } from "../cluster/manager.js";
-import { clusterJobPattern, parseJobName } from "../cluster/state.js";
+import { AUTOSCALER_STOP_FILE, clusterJobPattern, parseJobName } from "../cluster/state.js";
 import type { ClusterSpec } from "../config/normalise.js";
 import { GcsClient } from "../ray/gcs.js";
 import type { ClusterResourceState } from "../ray/messages.js";
@@ -102,7 +102,7 @@ export interface AutoscalerOptions {
   now?: () => number;
 }
 
-const STOP_FILE = "autoscaler.stop";
+const STOP_FILE = AUTOSCALER_STOP_FILE;
 
 /** A worker seen in an earlier round: what we know when it disappears. */
 interface KnownWorker {
@@ -221,6 +221,7 @@ export class Autoscaler {
     const error = `${what}: ${e instanceof Error ? e.message : String(e)}`;
     if (error !== this.lastError) await this.event("round-skipped", { why: error, action: "none this round" });
     this.lastError = error;
+    await this.heartbeat(undefined, error).catch(() => undefined);
     return { outcome: "skipped", error, ms: this.now() - t0 };
   }
 
@@ -469,7 +470,11 @@ export class Autoscaler {
     await this.event(event, fields);
   }
 
-  private async heartbeat(p: Plan): Promise<void> {
+  /**
+   * The heartbeat (autoscaler.json, at most every 2 s): written by every round, skipped ones too, so
+   * that its age says whether the process lives (a qmaster outage skips rounds; it is not a death).
+   */
+  private async heartbeat(p?: Plan, skipping?: string): Promise<void> {
     if (this.now() - this.lastHeartbeat < 2000) return;
     this.lastHeartbeat = this.now();
     const file = join(this.manager.state.path, "autoscaler.json");
@@ -480,8 +485,13 @@ export class Autoscaler {
       started_at: this.startedAt / 1000,
       last_round_at: this.now() / 1000,
       rounds: this.rounds,
-      pending_instances: p.pendingInstances.length,
-      infeasible: p.infeasible.length + p.infeasibleGangs.length + p.infeasibleConstraints.length,
+      ...(p
+        ? {
+            pending_instances: p.pendingInstances.length,
+            infeasible: p.infeasible.length + p.infeasibleGangs.length + p.infeasibleConstraints.length,
+          }
+        : {}),
+      ...(skipping ? { skipping } : {}),
     };
     await writeFile(`${file}.tmp`, JSON.stringify(info), { mode: 0o600 });
     await rename(`${file}.tmp`, file);

@@ -4,7 +4,12 @@ import { hostname } from "node:os";
 import { join } from "node:path";
 import { Autoscaler, type AutoscalerEvent, recentEvents } from "../autoscaler/autoscaler.js";
 import { isDriverInstance } from "../cluster/driver-node.js";
-import { type AutoscalerMode, type ClusterStatus, RayClusterManager } from "../cluster/manager.js";
+import {
+  type AutoscalerHeartbeat,
+  type AutoscalerMode,
+  type ClusterStatus,
+  RayClusterManager,
+} from "../cluster/manager.js";
 import { pidAlive } from "../cluster/pid.js";
 import type { ClusterSpec } from "../config/normalise.js";
 import { defaultStateRoot, progress, specFrom, UsageError } from "./common.js";
@@ -80,7 +85,7 @@ function duration(seconds: number): string {
 }
 
 export interface StatusView extends ClusterStatus {
-  autoscaler?: { pid: number; host: string; mode: string; last_round_at: number } | undefined;
+  autoscaler?: AutoscalerHeartbeat | undefined;
   events?: AutoscalerEvent[];
 }
 
@@ -144,7 +149,10 @@ export function renderStatus(s: StatusView): string {
         ? `  driver node ${n.instanceId} on ${n.ip} (ray-sge env: drivers there join through it; no CPUs)`
         : `  Ray node ${n.instanceId || n.nodeId} on ${n.ip} has no job of this cluster`,
     );
-  if (s.autoscaler) lines.push(`  autoscaler: ${s.autoscaler.mode}, pid ${s.autoscaler.pid} on ${s.autoscaler.host}`);
+  if (s.autoscaler)
+    lines.push(
+      `  autoscaler: ${s.autoscaler.mode}, pid ${s.autoscaler.pid} on ${s.autoscaler.host}${s.autoscaler.skipping ? ` (skipping rounds: ${s.autoscaler.skipping})` : ""}`,
+    );
   else if (s.head)
     lines.push(
       `  autoscaler: not running${s.head.autoscaler && s.head.autoscaler !== "head" ? ` (${s.head.autoscaler})` : ""}`,

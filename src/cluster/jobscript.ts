@@ -12,6 +12,7 @@
  * Never `ray stop`.
  */
 import { shellQuote } from "../sge/qsub.js";
+import { AUTOSCALER_STOP_FILE } from "./state.js";
 
 export interface ScriptInput {
   cluster: string;
@@ -197,7 +198,8 @@ export RSGE_AUTOSCALER
 function startAutoscaler(i: ScriptInput): string {
   if (!i.autoscaler) return "";
   // supervised: restarted 5 s after a crash (its state is in Grid Engine and the GCS, so a restart is
-  // safe); it ends by itself (exit 0) when the head goes or \`down\` asks; TERM ends both
+  // safe); it ends by itself (exit 0) when the head goes or \`down\` asks (then it waits until the stop
+  // file is withdrawn); TERM ends both
   return `if [ "$RSGE_AUTOSCALER" = head ]; then
   (
     child=
@@ -207,9 +209,16 @@ function startAutoscaler(i: ScriptInput): string {
     while :; do
       "$RSGE_NODE" "$RSGE_CLI" autoscaler ${shellQuote(i.autoscaler.spec)} --mode "head job $JOB_ID" >> "$STATE_DIR/logs/autoscaler.$JOB_ID.out" 2>&1 &
       child=$!; wait "$child"; rc=$?
-      [ "$rc" -eq 0 ] && break
       kill -0 "$RAY_PID" 2>/dev/null || break
-      log "autoscaler exited with code $rc: restarting it in 5 s"; sleep 5
+      if [ "$rc" -eq 0 ]; then
+        # it stopped because \`down\` asked: it stays stopped while the stop file is there, and runs
+        # again once it is gone (a down that failed, or an up, removes it)
+        while [ -e "$STATE_DIR/${AUTOSCALER_STOP_FILE}" ] && kill -0 "$RAY_PID" 2>/dev/null; do sleep 1; done
+        kill -0 "$RAY_PID" 2>/dev/null || break
+        log "autoscaler: the stop was withdrawn, starting it again"
+      else
+        log "autoscaler exited with code $rc: restarting it in 5 s"; sleep 5
+      fi
     done
   ) &
   AUTOSCALER_PID=$!

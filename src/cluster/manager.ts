@@ -86,6 +86,16 @@ export interface ClusterStatus {
   failures: { nodeType: string; reason: string; at: string }[];
 }
 
+/** What the autoscaler writes to autoscaler.json each round (skipped rounds too). */
+export interface AutoscalerHeartbeat {
+  pid: number;
+  host: string;
+  mode: string;
+  last_round_at: number;
+  /** Why its rounds are being skipped (qstat failed, GCS not answering), when they are. */
+  skipping?: string;
+}
+
 export interface UpResult {
   head: HeadInfo;
   /** Where the autoscaler runs, in words ("in the head job 12", "locally (pid 345)", "off"). */
@@ -435,14 +445,19 @@ export class RayClusterManager {
     await rename(tmp, this.state.specPath);
   }
 
-  /** Is an autoscaler of this cluster alive (its heartbeat, autoscaler.json, is fresh)? */
-  async autoscalerInfo(): Promise<{ pid: number; host: string; mode: string; last_round_at: number } | undefined> {
+  /** The autoscaler's last heartbeat (autoscaler.json, written every 2 s while it runs), however old. */
+  async autoscalerHeartbeat(): Promise<AutoscalerHeartbeat | undefined> {
     try {
-      const a = JSON.parse(await readFile(join(this.state.path, "autoscaler.json"), "utf8"));
-      return Date.now() / 1000 - a.last_round_at < 10 ? a : undefined;
+      return JSON.parse(await readFile(join(this.state.path, "autoscaler.json"), "utf8"));
     } catch {
       return undefined;
     }
+  }
+
+  /** Is an autoscaler of this cluster alive (its heartbeat is fresh)? */
+  async autoscalerInfo(): Promise<AutoscalerHeartbeat | undefined> {
+    const a = await this.autoscalerHeartbeat();
+    return a && Date.now() / 1000 - a.last_round_at < 10 ? a : undefined;
   }
 
   /**
@@ -451,14 +466,24 @@ export class RayClusterManager {
    */
   private async ensureAutoscaler(info: HeadInfo): Promise<string> {
     if (this.autoscalerMode === "off") return "off";
-    if (this.autoscalerMode === "head" && info.autoscaler === "head") return `in the head job ${info.job_id}`;
-    const running = await this.autoscalerInfo();
-    if (running) return `${running.mode} (pid ${running.pid} on ${running.host})`;
-    if (this.autoscalerMode === "head") {
+    // judged by its heartbeat, never by what head.json once said; the head job's one (re)starts on its
+    // own within seconds (up removed any stop file a failed down left)
+    const inHead = this.autoscalerMode === "head" && info.autoscaler === "head";
+    const deadline = Date.now() + (inHead ? 20_000 : 0);
+    for (;;) {
+      const running = await this.autoscalerInfo();
+      if (running) return `${running.mode} (pid ${running.pid} on ${running.host})`;
+      if (Date.now() >= deadline) break;
+      await sleep(500);
+    }
+    if (inHead)
+      this.log(
+        "the autoscaler in the head job does not answer (no heartbeat for 20 s): running it on this host instead",
+      );
+    else if (this.autoscalerMode === "head")
       this.log(
         `the autoscaler cannot run in the head job (${info.autoscaler ?? "unknown"}): running it on this host instead`,
       );
-    }
     return `locally (pid ${await this.startLocalAutoscaler()}; it stops when the head job ends)`;
   }
 
@@ -757,17 +782,23 @@ export class RayClusterManager {
 
   /** Delete every job of the cluster found in Grid Engine and wait until they are gone. Idempotent. */
   async shutdown(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ deleted: number[] }> {
+    // learn what to delete before anything irreversible: if Grid Engine cannot say, nothing changes
+    const ids = await this.ownJobIds();
     // the autoscaler checks this before each submission: nothing new appears while we delete
     await askAutoscalerToStop(this.state.path);
-    const ids = await this.ownJobIds();
-    // this host's driver node first, while the GCS still answers its drain (after, it waits for a
-    // GCS that is gone); the others end 10 s after the cluster
-    const driver = await stopDriverNode(this.state);
-    if (driver) this.log(`stopped the driver node on this host (pid ${driver})`);
     if (ids.length > 0) {
       this.log(`deleting job(s) ${ids.join(", ")}`);
-      await this.sge.deleteJobs(ids);
+      try {
+        await this.sge.deleteJobs(ids);
+      } catch (e) {
+        // nothing was deleted: the cluster is as it was, and its autoscaler carries on
+        await clearAutoscalerStop(this.state.path);
+        throw e;
+      }
     }
+    // this host's driver node, while the GCS still answers its drain; the others end 10 s after it
+    const driver = await stopDriverNode(this.state);
+    if (driver) this.log(`stopped the driver node on this host (pid ${driver})`);
     // wait for exactly the jobs deleted: anything else matching the name is not ours to wait for
     const mine = new Set(ids);
     const remaining = async () => [...new Set((await this.jobs()).map((j) => j.id))].filter((id) => mine.has(id));

@@ -6,6 +6,9 @@ import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 
+/** `down` writes it in the state dir; the autoscaler stops while it is there (its supervisor waits). */
+export const AUTOSCALER_STOP_FILE = "autoscaler.stop";
+
 export function headJobName(cluster: string): string {
   return `rsge-${cluster}-head`;
 }

@@ -1,6 +1,6 @@
 // Ordinary faults injected into real clusters (issue 9): each finding of the issue as a test that
 // failed before its fix. Real Grid Engine, real Ray, as the testbed user.
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, installForUser, smallConfig, spawnCli } from "../support/cluster.js";
@@ -16,7 +16,7 @@ import {
 
 const sge = clientAs();
 let dir: string;
-const names = ["itqm", "itint", "itkill"];
+const names = ["itqm", "itint", "itkill", "itdown", "itrep"];
 
 beforeAll(() => {
   installForUser();
@@ -82,6 +82,66 @@ describe("faults", () => {
     expect(replacement.id).toBeGreaterThan(w.jobId);
     expect(cli(["down", config], dir).status).toBe(0);
   }, 240_000);
+
+  it("a down that fails (qmaster gone) changes nothing: the autoscaler carries on; the next down works", async () => {
+    const config = smallConfig(dir, "itdown");
+    expect(cli(["up", config], dir).status).toBe(0);
+    const state = join(dir, "state", "itdown");
+    const before = JSON.parse(cli(["status", config, "--json"], dir).stdout);
+    expect(before.autoscaler?.mode).toMatch(/^head job \d+$/);
+    asRoot(["qconf", "-km"]);
+    await waitFor("the qmaster to stop", async () => !qmasterProcessAlive(), 60_000);
+    try {
+      const down = cli(["down", config], dir);
+      expect(down.status, down.stderr).toBe(3);
+      expect(existsSync(join(state, "autoscaler.stop"))).toBe(false);
+      // alive though its rounds are skipped: its heartbeat says so
+      await waitFor(
+        "the autoscaler's heartbeat to say it skips rounds",
+        async () => /qstat failed/.test(readFileSync(join(state, "autoscaler.json"), "utf8")),
+        30_000,
+      );
+    } finally {
+      await startQmaster();
+    }
+    const after = await waitFor(
+      "the autoscaler to act again",
+      async () => {
+        const st = JSON.parse(cli(["status", config, "--json"], dir).stdout);
+        return st.autoscaler && !st.autoscaler.skipping ? st : undefined;
+      },
+      60_000,
+      1000,
+    );
+    expect(after.autoscaler.pid).toBe(before.autoscaler.pid);
+    expect(after.nodes.map((n: { ray: string }) => n.ray)).toEqual(["ALIVE", "ALIVE"]);
+    expect(cli(["down", config], dir).status).toBe(0);
+    expect(await sge.listJobs({ name: "rsge-itdown-*" })).toEqual([]);
+  }, 300_000);
+
+  it("an autoscaler that stopped (as a failed down used to leave it) is started again by up; status tells from its heartbeat", async () => {
+    const config = smallConfig(dir, "itrep");
+    expect(cli(["up", config], dir).status).toBe(0);
+    const state = join(dir, "state", "itrep");
+    // what a down that failed halfway used to leave: the autoscaler asked to stop, the cluster up
+    writeFileSync(join(state, "autoscaler.stop"), "1\n");
+    await waitFor(
+      "status to say the autoscaler is not running",
+      async () => /autoscaler: not running/.test(cli(["status", config], dir).stdout),
+      30_000,
+      1000,
+    );
+    const up = cli(["up", config], dir);
+    expect(up.status, up.stderr).toBe(0);
+    expect(up.stderr).toMatch(/exists \(head job \d+, r\): reconciling/);
+    // the head job's supervisor starts it again once up withdrew the stop: judged by a fresh heartbeat
+    expect(up.stdout).toMatch(/autoscaler: head job \d+ \(pid \d+ on node\d\)/);
+    expect(cli(["status", config], dir).stdout).toMatch(/autoscaler: head job \d+, pid \d+ on node\d/);
+    expect(
+      readFileSync(join(state, "logs", readdirSync(join(state, "logs")).find((f) => f.startsWith("head."))!), "utf8"),
+    ).toMatch(/the stop was withdrawn, starting it again/);
+    expect(cli(["down", config], dir).status).toBe(0);
+  }, 300_000);
 
   it("Ctrl-C during up exits 130 and deletes what it submitted", async () => {
     const config = smallConfig(dir, "itint");
