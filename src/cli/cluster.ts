@@ -11,8 +11,9 @@ import {
   RayClusterManager,
 } from "../cluster/manager.js";
 import { pidAlive } from "../cluster/pid.js";
+import { parseJobName } from "../cluster/state.js";
 import type { ClusterSpec } from "../config/normalise.js";
-import { defaultStateRoot, progress, specFrom, UsageError } from "./common.js";
+import { clusterFrom, clustersInGridEngine, defaultStateRoot, progress, specFrom, UsageError } from "./common.js";
 import { formatTable } from "./table.js";
 
 const AUTOSCALER_MODES = ["head", "local", "off"] as const;
@@ -62,14 +63,19 @@ export async function upCommand(
 }
 
 export async function downCommand(target: string, opts: { json?: boolean }): Promise<void> {
-  const { spec } = await specFrom(target);
+  const { spec, lost } = await clusterFrom(target);
+  if (lost) progress(lost);
   const manager = new RayClusterManager(spec, { log: progress });
   const r = await manager.shutdown();
-  if (opts.json) process.stdout.write(`${JSON.stringify({ cluster: spec.name, ...r })}\n`);
+  const kept = await stat(manager.state.logDir).then(
+    () => `logs kept in ${manager.state.logDir}`,
+    () => `its state directory ${manager.state.path} is gone, and its logs with it`,
+  );
+  if (opts.json) process.stdout.write(`${JSON.stringify({ cluster: spec.name, ...r, ...(lost ? { lost } : {}) })}\n`);
   else
     process.stdout.write(
       r.deleted.length
-        ? `Cluster ${spec.name}: deleted job(s) ${r.deleted.join(", ")}; logs kept in ${manager.state.logDir}\n`
+        ? `Cluster ${spec.name}: deleted job(s) ${r.deleted.join(", ")}; ${kept}\n`
         : `Cluster ${spec.name}: no jobs (already down)\n`,
     );
 }
@@ -85,6 +91,8 @@ function duration(seconds: number): string {
 }
 
 export interface StatusView extends ClusterStatus {
+  /** When the cluster is known from Grid Engine alone: what is missing. */
+  lost?: string;
   autoscaler?: AutoscalerHeartbeat | undefined;
   events?: AutoscalerEvent[];
 }
@@ -109,6 +117,8 @@ function shape(r: Record<string, number>): string {
 export function renderStatus(s: StatusView): string {
   const lines = [`Cluster ${s.name}`];
   if (s.headGone) lines.push(`  head: gone: ${s.headGone}; \`ray-sge down ${s.name}\` removes what is left`);
+  if (s.headUnpublished) lines.push(`  head: ${s.headUnpublished}`);
+  if (s.lost) lines.push(`  ${s.lost}`);
   if (s.head) {
     lines.push(
       `  head: ${s.head.host} (job ${s.head.job_id}), GCS ${s.head.ip}:${s.head.gcs_port}, dashboard http://${s.head.ip}:${s.head.dashboard_port}/`,
@@ -165,7 +175,7 @@ export function renderStatus(s: StatusView): string {
 }
 
 export async function statusCommand(target: string, opts: { json?: boolean; watch?: string | boolean }): Promise<void> {
-  const { spec } = await specFrom(target);
+  const { spec, lost } = await clusterFrom(target);
   const manager = new RayClusterManager(spec);
   const view = async (): Promise<StatusView> => {
     const [s, autoscaler, events] = await Promise.all([
@@ -175,7 +185,7 @@ export async function statusCommand(target: string, opts: { json?: boolean; watc
     ]);
     // this incarnation's events only: the log is kept across `down` and `up`
     const since = (s.head?.started_at ?? 0) * 1000;
-    return { ...s, autoscaler, events: events.filter((e) => Date.parse(e.time) >= since) };
+    return { ...s, autoscaler, events: events.filter((e) => Date.parse(e.time) >= since), ...(lost ? { lost } : {}) };
   };
   if (!opts.watch) {
     const s = await view();
@@ -307,18 +317,25 @@ export async function logsCommand(
 export async function listCommand(opts: { json?: boolean }): Promise<void> {
   const root = defaultStateRoot();
   const names = (await readdir(root).catch(() => [] as string[])).sort();
-  const rows: { name: string; jobs: number; head?: string; address?: string }[] = [];
-  for (const name of names) {
+  const rows: { name: string; jobs: number; head?: string; address?: string; lost?: string }[] = [];
+  // clusters Grid Engine knows whose state directory is gone are listed too, and said to be
+  const inGridEngine = await clustersInGridEngine();
+  for (const name of [...new Set([...names, ...inGridEngine])].sort()) {
     let spec: ClusterSpec;
+    let lost: string | undefined;
     try {
-      spec = (await specFrom(name)).spec;
+      ({ spec, lost } = await clusterFrom(name));
     } catch {
       continue;
     }
     const m = new RayClusterManager(spec);
     const [jobs, head] = await Promise.all([m.jobs(), m.state.readHeadInfo()]);
-    const headRow = jobs.find((j) => head && String(j.id) === head.job_id);
+    // the head job: the one head.json names, else (its state dir lost) the one named as the head
+    const headRow = jobs.find((j) =>
+      head ? String(j.id) === head.job_id : parseJobName(spec.name, j.name)?.role === "head",
+    );
     const row: (typeof rows)[number] = { name, jobs: jobs.length };
+    if (lost) row.lost = "state directory missing";
     if (headRow) row.head = `${headRow.state}${headRow.host ? ` on ${headRow.host}` : ""}`;
     if (head && headRow?.status === "running") row.address = `${head.ip}:${head.gcs_port}`;
     rows.push(row);
@@ -333,7 +350,7 @@ export async function listCommand(opts: { json?: boolean }): Promise<void> {
   }
   for (const r of rows)
     process.stdout.write(
-      `${r.name.padEnd(20)} ${String(r.jobs).padStart(3)} node(s)  head ${r.head ?? "-"}  ${r.address ?? ""}\n`,
+      `${r.name.padEnd(20)} ${String(r.jobs).padStart(3)} node(s)  head ${r.head ?? "-"}  ${r.address ?? ""}${r.lost ? `  (${r.lost}: ray-sge down ${r.name} removes it)` : ""}\n`,
     );
 }
 

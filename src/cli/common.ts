@@ -2,8 +2,10 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { loadClusterSpec } from "../config/index.js";
+import { clusterJobPattern, parseJobName } from "../cluster/state.js";
+import { loadClusterSpec, normaliseConfig } from "../config/index.js";
 import type { ClusterSpec } from "../config/normalise.js";
+import { SgeClient } from "../sge/client.js";
 
 export class UsageError extends Error {
   override readonly name = "UsageError";
@@ -36,4 +38,43 @@ export async function specFrom(target: string): Promise<{ spec: ClusterSpec; fil
 /** Print a result: JSON for scripts, else text. */
 export function output(json: boolean | undefined, value: unknown, text: () => string): void {
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : text());
+}
+
+const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
+
+/**
+ * Like specFrom, and when a cluster name has no config here (its state directory was lost), the
+ * cluster as Grid Engine alone knows it: its jobs by name and `-ac ray_sge_cluster` context, with
+ * default settings, and `lost` saying what is missing. Only for commands that can work from that
+ * (down, status): the rest need the config.
+ */
+export async function clusterFrom(
+  target: string,
+): Promise<{ spec: ClusterSpec; file?: string; warnings: string[]; lost?: string }> {
+  try {
+    return await specFrom(target);
+  } catch (e) {
+    if (!(e instanceof UsageError) || !NAME.test(target) || /\.ya?ml$/.test(target)) throw e;
+    const sge = new SgeClient();
+    const details = await sge.jobDetails(clusterJobPattern(target));
+    const ours = details.filter((d) => d.context.ray_sge_cluster === target && parseJobName(target, d.name));
+    if (ours.length === 0) throw e;
+    const { spec } = normaliseConfig({ cluster_name: target, head_node: { resources: { slots: 1 } } });
+    return {
+      spec,
+      warnings: [],
+      lost: `cluster ${target}'s state directory is gone (no ${join(defaultStateRoot(), target, "config.yaml")}: config, token, address and logs): working from its ${ours.length} job(s) in Grid Engine (name ${clusterJobPattern(target)}, context ray_sge_cluster=${target})`,
+    };
+  }
+}
+
+/** The clusters Grid Engine knows of for this user: names of head jobs carrying ray-sge's context. */
+export async function clustersInGridEngine(): Promise<string[]> {
+  const details = await new SgeClient().jobDetails("rsge-*-head");
+  const names = new Set<string>();
+  for (const d of details) {
+    const name = d.context.ray_sge_cluster;
+    if (name && d.name === `rsge-${name}-head`) names.add(name);
+  }
+  return [...names].sort();
 }

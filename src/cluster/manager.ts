@@ -74,6 +74,8 @@ export interface ClusterStatus {
   head?: HeadInfo;
   /** What became of the head whose address was published, when its job is not running. */
   headGone?: string;
+  /** A running head job whose address is not there (head.json lost with the state directory). */
+  headUnpublished?: string;
   /** Why Ray's side is unknown, when it is. */
   rayError?: string;
   nodes: NodeStatus[];
@@ -705,6 +707,9 @@ export class RayClusterManager {
       })),
     };
     // the published address is the head's only while its job runs: else say what became of it
+    const headJob = jobs.find((j) => parseJobName(this.spec.name, j.name)?.role === "head" && j.status === "running");
+    if (!head && headJob)
+      status.headUnpublished = `the head job ${headJob.id} runs${headJob.host ? ` on ${headJob.host}` : ""}, but its address (${this.state.headInfoPath}) is missing: the state directory was lost or is not shared; \`ray-sge down ${this.spec.name}\` removes the cluster, \`up\` starts it anew`;
     if (head && headAlive) status.head = head;
     else if (head) {
       const job = jobs.find((j) => String(j.id) === head.job_id);

@@ -7,6 +7,7 @@ import { cli, installForUser, smallConfig, spawnCli } from "../support/cluster.j
 import {
   asRoot,
   clientAs,
+  HOME,
   qmasterProcessAlive,
   qmasterUp,
   startQmaster,
@@ -16,7 +17,7 @@ import {
 
 const sge = clientAs();
 let dir: string;
-const names = ["itqm", "itint", "itkill", "itdown", "itrep"];
+const names = ["itqm", "itint", "itkill", "itdown", "itrep", "itlost"];
 
 beforeAll(() => {
   installForUser();
@@ -142,6 +143,30 @@ describe("faults", () => {
     ).toMatch(/the stop was withdrawn, starting it again/);
     expect(cli(["down", config], dir).status).toBe(0);
   }, 300_000);
+
+  it("state directory lost: status, list and down work from Grid Engine alone and say what is missing", async () => {
+    const config = smallConfig(dir, "itlost");
+    expect(cli(["up", config], dir).status).toBe(0);
+    // both copies of the cluster's state: its state_dir and the config kept under ~/.ray-sge/clusters
+    asRoot(["rm", "-rf", join(dir, "state", "itlost"), join(HOME, ".ray-sge", "clusters", "itlost")]);
+    const byName = cli(["status", "itlost", "--json"], dir);
+    expect(byName.status, byName.stderr).toBe(0);
+    const st = JSON.parse(byName.stdout);
+    expect(st.lost).toMatch(/state directory is gone .* working from its 2 job\(s\) in Grid Engine/);
+    expect(st.nodes.map((n: { role: string }) => n.role).sort()).toEqual(["head", "worker"]);
+    // with the config: the head runs, its address is what is missing (it used to say "not running")
+    const withConfig = cli(["status", config], dir).stdout;
+    expect(withConfig).toMatch(/head: the head job \d+ runs on node\d, but its address .* is missing/);
+    expect(cli(["list"], dir).stdout).toMatch(
+      /itlost\s+2 node\(s\)\s+head r on node\d.*\(state directory missing: ray-sge down itlost removes it\)/,
+    );
+    const down = cli(["down", "itlost"], dir);
+    expect(down.status, down.stderr).toBe(0);
+    expect(down.stdout).toMatch(/deleted job\(s\) \d+, \d+; its state directory .* is gone, and its logs with it/);
+    expect(await sge.listJobs({ name: "rsge-itlost-*" })).toEqual([]);
+    // and once nothing is left, the name is unknown again
+    expect(cli(["down", "itlost"], dir).status).toBe(2);
+  }, 240_000);
 
   it("Ctrl-C during up exits 130 and deletes what it submitted", async () => {
     const config = smallConfig(dir, "itint");
