@@ -23,6 +23,7 @@ import { VERSION } from "../version.js";
 import { type Connection, connectionFrom } from "./connection.js";
 import { type DriverNodeOutcome, ensureDriverNode, stopDriverNode } from "./driver-node.js";
 import { rayResourceArgs, renderHeadScript, renderWorkerScript } from "./jobscript.js";
+import { withClusterLock } from "./lock.js";
 import {
   clusterJobPattern,
   type HeadInfo,
@@ -375,6 +376,16 @@ export class RayClusterManager {
     const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
     await this.preflight();
     const tokenIsNew = await this.state.ensure();
+    // one up (or down, or scale) at a time: a second up waits, then reconciles with what the first made
+    return withClusterLock(this.state.path, "up", () => this.upLocked(deadline, tokenIsNew, opts.signal), {
+      timeoutMs: Math.max(0, deadline - Date.now()),
+      log: this.log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  }
+
+  private async upLocked(deadline: number, tokenIsNew: boolean, signal: AbortSignal | undefined): Promise<UpResult> {
+    const opts = signal ? { signal } : {};
     await this.writeSpec();
     await clearAutoscalerStop(this.state.path);
     const existing = (await this.jobs()).filter((j) => j.status !== "deleting");
@@ -391,6 +402,17 @@ export class RayClusterManager {
         const h = await this.startHead();
         submitted.push(h);
         this.log(`head job ${h.jobId} submitted`);
+        // Grid Engine arbitrates too: should another head of this cluster be live (an up whose lock
+        // could not hold, e.g. a state dir not shared), the older one stays and this up gives way
+        const heads = (await this.jobs()).filter(
+          (j) =>
+            parseJobName(this.spec.name, j.name)?.role === "head" && j.status !== "deleting" && j.status !== "error",
+        );
+        const older = heads.find((j) => j.id < h.jobId);
+        if (older)
+          throw new ClusterError(
+            `another head job (${older.id}) of cluster ${this.spec.name} appeared while this up ran: this one gives way; \`ray-sge up\` again reconciles with it`,
+          );
       } else {
         this.log(`cluster ${this.spec.name} exists (head job ${head.id}, ${head.state}): reconciling`);
       }
@@ -729,6 +751,17 @@ export class RayClusterManager {
    * was accepted; a busy node (drain refused) is kept unless `force`.
    */
   async scale(typeName: string | undefined, workers: number, opts: { force?: boolean } = {}): Promise<ScaleResult> {
+    return withClusterLock(this.state.path, "scale", () => this.scaleLocked(typeName, workers, opts), {
+      timeoutMs: 120_000,
+      log: this.log,
+    });
+  }
+
+  private async scaleLocked(
+    typeName: string | undefined,
+    workers: number,
+    opts: { force?: boolean },
+  ): Promise<ScaleResult> {
     const types = this.spec.workerTypes;
     const type =
       typeName === undefined ? (types.length === 1 ? types[0] : undefined) : types.find((t) => t.name === typeName);
@@ -787,6 +820,15 @@ export class RayClusterManager {
 
   /** Delete every job of the cluster found in Grid Engine and wait until they are gone. Idempotent. */
   async shutdown(opts: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<{ deleted: number[] }> {
+    // an up that is still at work finishes first (else its workers would appear after we looked)
+    return withClusterLock(this.state.path, "down", () => this.shutdownLocked(opts), {
+      timeoutMs: 600_000,
+      log: this.log,
+      ...(opts.signal ? { signal: opts.signal } : {}),
+    });
+  }
+
+  private async shutdownLocked(opts: { timeoutMs?: number; signal?: AbortSignal }): Promise<{ deleted: number[] }> {
     // learn what to delete before anything irreversible: if Grid Engine cannot say, nothing changes
     const ids = await this.ownJobIds();
     // the autoscaler checks this before each submission: nothing new appears while we delete

@@ -17,7 +17,7 @@ import {
 
 const sge = clientAs();
 let dir: string;
-const names = ["itqm", "itint", "itkill", "itdown", "itrep", "itlost"];
+const names = ["itqm", "itint", "itkill", "itdown", "itrep", "itlost", "ittwo"];
 
 beforeAll(() => {
   installForUser();
@@ -167,6 +167,52 @@ describe("faults", () => {
     // and once nothing is left, the name is unknown again
     expect(cli(["down", "itlost"], dir).status).toBe(2);
   }, 240_000);
+
+  it("two up of one config at once make one cluster; a down racing an up waits for it, then removes everything", async () => {
+    const config = smallConfig(dir, "ittwo");
+    const run = (args: string[]) =>
+      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+        const p = spawnCli(args, dir);
+        let out = "";
+        let err = "";
+        p.stdout?.on("data", (d) => {
+          out += d;
+        });
+        p.stderr?.on("data", (d) => {
+          err += d;
+        });
+        p.once("close", (code) => resolve({ code, out, err }));
+      });
+    const [a, b] = await Promise.all([run(["up", config, "--json"]), run(["up", config, "--json"])]);
+    expect(a.code, a.err).toBe(0);
+    expect(b.code, b.err).toBe(0);
+    // the same cluster for both; the second waited for the first and reconciled
+    expect(JSON.parse(a.out).head.job_id).toBe(JSON.parse(b.out).head.job_id);
+    expect(`${a.err}\n${b.err}`).toMatch(
+      /ray-sge up \(pid \d+ on \S+, since .*\) is changing this cluster: waiting for it to finish/,
+    );
+    expect(`${a.err}\n${b.err}`).toMatch(/cluster ittwo exists \(head job \d+, r\): reconciling/);
+    const heads = (await sge.listJobs({ name: "rsge-ittwo-head" })).filter((j) => j.status !== "deleting");
+    expect(heads).toHaveLength(1);
+    const workers = (await sge.listJobs({ name: "rsge-ittwo-w-*" })).filter((j) => j.status !== "deleting");
+    expect(workers).toHaveLength(1);
+
+    // a down while an up is at work (it holds the lock once it submitted): down waits, then removes it all
+    cli(["down", config], dir);
+    const upProc = spawnCli(["up", config, "--json"], dir);
+    let upErr = "";
+    upProc.stderr?.on("data", (x) => {
+      upErr += x;
+    });
+    const upDone = new Promise<number | null>((r) => upProc.once("close", r));
+    await waitFor("the up to submit its head", async () => /head job \d+ submitted/.test(upErr), 60_000, 100);
+    const d = await run(["down", config]);
+    expect(await upDone, upErr).toBe(0);
+    expect(d.code, d.err).toBe(0);
+    expect(d.err).toMatch(/ray-sge up .* is changing this cluster: waiting for it to finish/);
+    expect(d.out).toMatch(/deleted job\(s\) \d+, \d+/);
+    expect(await sge.listJobs({ name: "rsge-ittwo-*" })).toEqual([]);
+  }, 300_000);
 
   it("Ctrl-C during up exits 130 and deletes what it submitted", async () => {
     const config = smallConfig(dir, "itint");
