@@ -21,6 +21,7 @@ import type { ClusterResourceState } from "../ray/messages.js";
 import type { JobEntry } from "../sge/qstat.js";
 import { formatRuntime } from "../sge/qsub.js";
 import { parseDuration } from "../sge/units.js";
+import { DEFAULT_BURST } from "./burst.js";
 import {
   DEFAULT_SETTINGS,
   type EndedJob,
@@ -62,6 +63,8 @@ export function plannerSettings(spec: ClusterSpec): PlannerSettings {
     idleTimeoutMs: spec.idleTimeoutMinutes * 60_000,
     cancelAfterMs: spec.autoscaler.queuedGraceMs,
     backoffBaseMs: spec.autoscaler.failureBackoffMs,
+    upscalingSpeed: spec.autoscaler.upscalingSpeed ?? 1,
+    burst: (spec.autoscaler.waitForBursts ?? true) ? DEFAULT_BURST : undefined,
   };
 }
 
@@ -103,6 +106,8 @@ export interface AutoscalerOptions {
 }
 
 const STOP_FILE = AUTOSCALER_STOP_FILE;
+/** At rest (nothing on its way, nothing to do), Grid Engine is asked at most this often. */
+const QUIET_QSTAT_MS = 10_000;
 
 /** A worker seen in an earlier round: what we know when it disappears. */
 interface KnownWorker {
@@ -136,6 +141,12 @@ export class Autoscaler {
   private rounds = 0;
   private lastError: string | undefined;
   private readonly startedAt = Date.now();
+  /** The last qstat's answer, reused by quiet rounds (mayReuseJobs). */
+  private jobsCache: { jobs: JobEntry[]; at: number } | undefined;
+  private actedLastRound = false;
+  private lastNodes = "";
+  /** qstat calls so far (the heartbeat shows it: the benchmark counts them). */
+  private qstatCalls = 0;
 
   constructor(
     readonly manager: RayClusterManager,
@@ -225,55 +236,85 @@ export class Autoscaler {
     return { outcome: "skipped", error, ms: this.now() - t0 };
   }
 
+  /** Grid Engine's view of the cluster's jobs, fresh (one qstat), kept for the quiet rounds. */
+  private async freshJobs(): Promise<JobEntry[]> {
+    const jobs = await this.manager.jobs();
+    this.qstatCalls++;
+    this.jobsCache = { jobs, at: this.now() };
+    return jobs;
+  }
+
+  /**
+   * Whether this round may reuse the last qstat: only at rest. Grid Engine is asked again when the
+   * last answer is 10 s old, when the last round acted, when a worker is on its way (queued, starting,
+   * in error), or when Ray's set of nodes changed; the plan decides the rest (see round()).
+   */
+  private mayReuseJobs(ray: ClusterResourceState): boolean {
+    const c = this.jobsCache;
+    if (!c || this.now() - c.at >= QUIET_QSTAT_MS || this.actedLastRound) return false;
+    const nodes = ray.nodes
+      .filter((n) => n.status !== "DEAD")
+      .map((n) => n.instanceId)
+      .sort()
+      .join(",");
+    const same = nodes === this.lastNodes;
+    this.lastNodes = nodes;
+    if (!same) return false;
+    const alive = new Set(nodes.split(","));
+    return c.jobs.every((j) => {
+      const who = parseJobName(this.spec.name, j.name);
+      return who?.role === "head" || (j.status === "running" && alive.has(`${j.id}.${j.taskId ?? 0}`));
+    });
+  }
+
   async round(): Promise<RoundResult> {
     const t0 = this.now();
     if (await this.stopAsked()) return { outcome: "stopped", error: "stop asked (ray-sge down)", ms: 0 };
-    let jobs: JobEntry[];
-    try {
-      jobs = await this.manager.jobs();
-    } catch (e) {
-      return this.skip("qstat failed", e, t0);
-    }
     let gcs: GcsClient | undefined;
     try {
       gcs = await this.client();
     } catch (e) {
       return this.skip("cannot read the cluster's token", e, t0);
     }
+    // Ray's demand every round; Grid Engine only when something can have changed there
+    let ray: ClusterResourceState | undefined;
+    let rayError: unknown;
+    if (gcs) {
+      try {
+        ray = await gcs.getClusterResourceState();
+      } catch (e) {
+        rayError = e;
+      }
+    }
+    let jobs: JobEntry[];
+    const reuse = ray !== undefined && this.mayReuseJobs(ray);
+    try {
+      jobs = reuse && this.jobsCache ? this.jobsCache.jobs : await this.freshJobs();
+    } catch (e) {
+      return this.skip("qstat failed", e, t0);
+    }
     const head = jobs.find((j) => parseJobName(this.spec.name, j.name)?.role === "head");
     if (!head || head.status === "deleting" || (this.headJob !== undefined && head.id !== this.headJob)) {
       return { outcome: "head-gone", error: "the head job is gone", ms: this.now() - t0 };
     }
     if (!gcs) return this.skip("no head address yet", "head.json missing", t0);
-    let ray: ClusterResourceState;
-    try {
-      ray = await gcs.getClusterResourceState();
-    } catch (e) {
-      return this.skip("GCS not answering", e, t0);
-    }
+    if (!ray) return this.skip("GCS not answering", rayError, t0);
     this.failuresInRow = 0;
     this.lastError = undefined;
 
     const now = this.now();
-    const workers = await this.workerJobs(jobs, now);
-    // a job being deleted (dr) is still there: it has not ended yet, and qacct does not know it yet
-    const present = new Set(
-      jobs
-        .filter((j) => parseJobName(this.spec.name, j.name)?.role === "worker")
-        .map((j) => `${j.id}.${j.taskId ?? 0}`),
-    );
-    const ended = await this.endedJobs(workers, present, ray, now);
-    const p = plan({
-      now,
-      types: this.types,
-      maxWorkers: this.spec.maxWorkers,
-      jobs: workers,
-      ray,
-      ended,
-      settings: this.settings,
-      memory: this.memory,
-    });
+    let p = await this.planWith(jobs, ray, now);
+    // a quiet round that wants to act asks Grid Engine first, and plans again on its answer
+    if (reuse && (p.launch.length > 0 || p.drain.length > 0 || p.cancel.length > 0)) {
+      try {
+        jobs = await this.freshJobs();
+      } catch (e) {
+        return this.skip("qstat failed", e, t0);
+      }
+      p = await this.planWith(jobs, ray, now);
+    }
     this.memory = p.memory;
+    this.actedLastRound = p.launch.length > 0 || p.drain.length > 0 || p.cancel.length > 0;
     for (const f of p.newFailures)
       await this.event("worker-failed", { type: f.type, instance: f.instanceId, why: f.reason });
     await this.act(p, gcs, now);
@@ -293,6 +334,29 @@ export class Autoscaler {
     this.rounds++;
     await this.heartbeat(p);
     return { outcome: "ok", plan: p, ms: this.now() - t0 };
+  }
+
+  /** One plan on these jobs and Ray's state (the ended jobs and Grid Engine's reasons found on the way). */
+  private async planWith(jobs: JobEntry[], ray: ClusterResourceState, now: number): Promise<Plan> {
+    const workers = await this.workerJobs(jobs, now);
+    // a job being deleted (dr) is still there: it has not ended yet, and qacct does not know it yet
+    const present = new Set(
+      jobs
+        .filter((j) => parseJobName(this.spec.name, j.name)?.role === "worker")
+        .map((j) => `${j.id}.${j.taskId ?? 0}`),
+    );
+    const ended = await this.endedJobs(workers, present, ray, now);
+    const p = plan({
+      now,
+      types: this.types,
+      maxWorkers: this.spec.maxWorkers,
+      jobs: workers,
+      ray,
+      ended,
+      settings: this.settings,
+      memory: this.memory,
+    });
+    return p;
   }
 
   private async workerJobs(jobs: JobEntry[], now: number): Promise<WorkerJob[]> {
@@ -485,6 +549,7 @@ export class Autoscaler {
       started_at: this.startedAt / 1000,
       last_round_at: this.now() / 1000,
       rounds: this.rounds,
+      qstat_calls: this.qstatCalls,
       ...(p
         ? {
             pending_instances: p.pendingInstances.length,

@@ -22,6 +22,7 @@ import type {
   ResourceRequest,
   Resources,
 } from "../ray/messages.js";
+import { type BurstMemory, type BurstSettings, burstGate, DEFAULT_BURST, pendingLimit } from "./burst.js";
 
 export interface PlannerNodeType {
   name: string;
@@ -75,6 +76,10 @@ export interface PlannerSettings {
   /** Backoff after a failure: base doubles per consecutive failure, up to max. */
   backoffBaseMs: number;
   backoffMaxMs: number;
+  /** Ray's upscaling_speed: workers on their way at once, at most max(5, this x nodes alive). */
+  upscalingSpeed: number;
+  /** Launch for waiting tasks/actors only when they will not drain first (burst.ts); undefined: at once. */
+  burst?: BurstSettings;
 }
 
 export const DEFAULT_SETTINGS: PlannerSettings = {
@@ -84,6 +89,8 @@ export const DEFAULT_SETTINGS: PlannerSettings = {
   registerTimeoutMs: 300_000,
   backoffBaseMs: 30_000,
   backoffMaxMs: 600_000,
+  upscalingSpeed: 1,
+  burst: DEFAULT_BURST,
 };
 
 export interface TypeBackoff {
@@ -101,6 +108,8 @@ export interface PlannerMemory {
   walltimeDrained: Record<string, number>;
   /** Recent failures, reported to Ray for a while. */
   failures: FailedInstanceRequest[];
+  /** What the burst gate remembers (burst.ts). */
+  burst?: BurstMemory;
 }
 
 export function emptyMemory(): PlannerMemory {
@@ -218,6 +227,11 @@ class Placement {
   readonly bins: Bin[] = [];
   readonly launches = new Map<string, { count: number; why: Set<string> }>();
   readonly held = new Set<string>();
+  /** While set, new nodes are refused with this reason (the burst gate holds tasks and actors). */
+  blockWhy: string | undefined;
+  /** New workers this round may bring the number on their way up to this (upscaling_speed). */
+  launchCap = Number.POSITIVE_INFINITY;
+  private launched = 0;
   private total: number;
   private readonly count = new Map<string, number>();
 
@@ -281,8 +295,21 @@ class Placement {
     return this.candidates(r).length > 0;
   }
 
-  /** Open a new node for the request; undefined (and a reason kept) when limits or backoff forbid. */
-  open(r: ResourceRequest, why: string): Bin | undefined {
+  /**
+   * Open a new node for the request; undefined (and a reason kept) when limits or backoff forbid.
+   * `required` (min_workers, walltime replacements) passes the burst gate and upscaling_speed.
+   */
+  open(r: ResourceRequest, why: string, required = false): Bin | undefined {
+    if (!required && this.blockWhy) {
+      this.held.add(`${shapeText(r)} waits: ${this.blockWhy}`);
+      return undefined;
+    }
+    if (!required && this.launched >= this.launchCap) {
+      this.held.add(
+        `${shapeText(r)} waits: upscaling_speed allows ${this.launchCap === 0 ? "no more" : this.launchCap} new worker(s) on their way this round`,
+      );
+      return undefined;
+    }
     const reasons: string[] = [];
     for (const t of this.candidates(r)) {
       const b = this.backoff[t.name];
@@ -302,6 +329,7 @@ class Placement {
       }
       this.count.set(t.name, (this.count.get(t.name) ?? 0) + 1);
       this.total++;
+      this.launched++;
       const l = this.launches.get(t.name) ?? { count: 0, why: new Set<string>() };
       l.count++;
       l.why.add(why);
@@ -377,6 +405,7 @@ class Placement {
       launches: new Map([...this.launches].map(([k, v]) => [k, { count: v.count, why: new Set(v.why) }])),
       count: new Map(this.count),
       total: this.total,
+      launched: this.launched,
     };
   }
 
@@ -388,6 +417,7 @@ class Placement {
     this.count.clear();
     for (const [k, v] of s.count) this.count.set(k, v);
     this.total = s.total;
+    this.launched = s.launched;
   }
 
   countOf(type: string): number {
@@ -566,6 +596,10 @@ export function plan(input: PlanInput): Plan {
   }
 
   const placement = new Placement(input.types, input.maxWorkers, counts, memory.backoff, now, observed);
+  placement.launchCap = Math.max(
+    0,
+    pendingLimit(settings.upscalingSpeed, input.ray.nodes.filter(alive).length) - onTheWay.length,
+  );
   const liveBins = new Map<string, Bin>();
   // live nodes of this cluster, the head included (it takes work too); draining nodes take none
   for (const n of input.ray.nodes) {
@@ -602,6 +636,7 @@ export function plan(input: PlanInput): Plan {
     placement.open(
       { resources: {}, labelSelectors: [[{ key: "ray.io/node-group", operator: "in", values: [t.name] }]] },
       `replaces a node of type ${t.name} ahead of its h_rt`,
+      true,
     );
 
   // ---- waiting work: placement groups (all or nothing), then tasks and actors, largest first
@@ -616,6 +651,22 @@ export function plan(input: PlanInput): Plan {
     }
     placement.placeGang(gang, `placement group ${g.details.split("|")[0]}`);
   }
+  // tasks and actors pass the burst gate: no worker for work the cluster drains before one arrives
+  const waitingCount = input.ray.pending.filter((p) => placeable(p.request)).reduce((n, p) => n + p.count, 0);
+  if (settings.burst) {
+    const verdict = burstGate(
+      {
+        now,
+        waitingCount,
+        onTheWay: onTheWay.map((j) => ({ instanceId: j.instanceId, submittedMs: j.submittedMs })),
+        live: new Set(live.map((l) => l.job.instanceId)),
+      },
+      input.memory.burst,
+      settings.burst,
+    );
+    memory.burst = verdict.memory;
+    placement.blockWhy = verdict.hold;
+  }
   for (const r of expand(input.ray.pending)) {
     if (!placeable(r)) continue;
     if (!placement.feasible(r)) {
@@ -624,6 +675,7 @@ export function plan(input: PlanInput): Plan {
     }
     placement.place(r, `waiting task/actor {${shapeText(r)}}`);
   }
+  placement.blockWhy = undefined;
 
   // ---- request_resources(): the cluster's total must hold the bundles at once
   for (const c of input.ray.constraints) {
@@ -673,6 +725,7 @@ export function plan(input: PlanInput): Plan {
       const bin = placement.open(
         { resources: {}, labelSelectors: [[{ key: "ray.io/node-group", operator: "in", values: [t.name] }]] },
         `min_workers ${t.minWorkers}`,
+        true,
       );
       if (!bin) break;
       bin.used = true;

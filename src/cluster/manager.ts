@@ -101,7 +101,7 @@ export interface AutoscalerHeartbeat {
 
 export interface UpResult {
   head: HeadInfo;
-  /** Where the autoscaler runs, in words ("in the head job 12", "locally (pid 345)", "off"). */
+  /** Where the autoscaler runs, in words ("head job 12 (pid 345 on node1)", "locally (pid 345; ...)", "off"). */
   autoscaler: string;
   address: string;
   submitted: SubmitResult[];

@@ -46,6 +46,10 @@ export interface AutoscalerSpec {
   walltimeMarginMs?: number;
   queuedGraceMs: number;
   failureBackoffMs: number;
+  /** Launch for tasks/actors only when they will not drain first (burst gate). */
+  waitForBursts: boolean;
+  /** Ray's upscaling_speed. */
+  upscalingSpeed: number;
 }
 
 export interface ClusterSpec {
@@ -358,6 +362,8 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
       intervalMs: (raw.autoscaler?.interval_seconds ?? 1) * 1000,
       queuedGraceMs: (raw.autoscaler?.queued_grace_seconds ?? 30) * 1000,
       failureBackoffMs: (raw.autoscaler?.failure_backoff_seconds ?? 30) * 1000,
+      waitForBursts: raw.autoscaler?.wait_for_bursts ?? true,
+      upscalingSpeed: raw.upscaling_speed ?? 1,
     },
     memoryComplex,
     gpuComplex: global.gpu_complex ?? "gpu",

@@ -110,6 +110,11 @@ export const configSchema = z.strictObject({
       queued_grace_seconds: z.number().min(0).max(86_400).optional(),
       /** Wait after a failed worker before the next of its type, doubling per failure (default 30). */
       failure_backoff_seconds: z.number().min(0).max(86_400).optional(),
+      /**
+       * Launch for waiting tasks and actors only when the cluster will not drain them before a new
+       * worker could arrive (default true); false: at once, for any waiting work.
+       */
+      wait_for_bursts: z.boolean().optional(),
     })
     .optional(),
   /** Where the cluster's state lives on the shared filesystem (default ~/.ray-sge/clusters). */
@@ -135,7 +140,8 @@ export const configSchema = z.strictObject({
   rsync_filter: z.unknown().optional(),
   initialization_commands: z.unknown().optional(),
   docker: z.unknown().optional(),
-  upscaling_speed: z.unknown().optional(),
+  /** Ray's: workers on their way at once, at most max(5, this x the nodes alive) (default 1). */
+  upscaling_speed: z.number().min(0).max(1000).optional(),
 });
 
 export type RawConfig = z.infer<typeof configSchema>;
@@ -147,5 +153,4 @@ export const IGNORED_RAY_KEYS = [
   "rsync_filter",
   "initialization_commands",
   "docker",
-  "upscaling_speed",
 ] as const;

@@ -7,6 +7,7 @@ import { cli, installForUser, smallConfig, spawnCli } from "../support/cluster.j
 import {
   asRoot,
   clientAs,
+  conf,
   HOME,
   qmasterProcessAlive,
   qmasterUp,
@@ -17,7 +18,7 @@ import {
 
 const sge = clientAs();
 let dir: string;
-const names = ["itqm", "itint", "itkill", "itdown", "itrep", "itlost", "ittwo"];
+const names = ["itqm", "itint", "itkill", "itdown", "itrep", "itlost", "ittwo", "itburst"];
 
 beforeAll(() => {
   installForUser();
@@ -212,6 +213,63 @@ describe("faults", () => {
     expect(d.err).toMatch(/ray-sge up .* is changing this cluster: waiting for it to finish/);
     expect(d.out).toMatch(/deleted job\(s\) \d+, \d+/);
     expect(await sge.listJobs({ name: "rsge-ittwo-*" })).toEqual([]);
+  }, 300_000);
+
+  it("quiet at rest, no worker for short bursts, prompt workers for sustained demand", async () => {
+    const config = smallConfig(dir, "itburst");
+    writeFileSync(
+      config,
+      readFileSync(config, "utf8")
+        .replace(/head_node:\n {2}# Resources allocated to head node\n {2}resources:\n {4}slots: 1/, (m) =>
+          m.replace("slots: 1", "slots: 4"),
+        )
+        .replace("min_workers: 1", "min_workers: 0")
+        .replace(/^max_workers: 10$/m, "max_workers: 4\nidle_timeout_minutes: 0.2"),
+    );
+    expect(cli(["up", config], dir).status).toBe(0);
+    const state = join(dir, "state", "itburst");
+    const beat = () => JSON.parse(readFileSync(join(state, "autoscaler.json"), "utf8"));
+    const scaleUps = () =>
+      readFileSync(join(state, "events.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l))
+        .filter((e) => e.event === "scale-up");
+    await waitFor("the autoscaler's heartbeat", async () => existsSync(join(state, "autoscaler.json")), 30_000);
+    // at rest: at most one qstat per 10 s (the GCS is still asked every second)
+    const a = beat();
+    await new Promise((r) => setTimeout(r, 30_000));
+    const b = beat();
+    expect(b.rounds - a.rounds).toBeGreaterThanOrEqual(20);
+    expect(b.qstat_calls - a.qstat_calls).toBeLessThanOrEqual(4);
+    // the guide's app (100 instant tasks), then 30 tasks of 0.5 s: the 4-CPU head drains them first
+    const py = `${conf.RAY_VENV}/bin/python`;
+    const burst = (code: string) => {
+      const r = cli(["submit", "itburst", "--", py, "-c", `import ray, time; ray.init(); ${code}`], dir);
+      expect(r.status, r.stderr).toBe(0);
+    };
+    burst("print(sum(ray.get([ray.remote(lambda x: x * x).remote(i) for i in range(100)])))");
+    burst("print(len(ray.get([ray.remote(lambda: time.sleep(0.5)).remote() for _ in range(30)])))");
+    await new Promise((r) => setTimeout(r, 5000));
+    expect(scaleUps()).toEqual([]);
+    // sustained: 8 one-CPU tasks of 20 s on 4 CPUs: workers go out within seconds
+    const t0 = Date.now();
+    const p = spawnCli(
+      [
+        "submit",
+        "itburst",
+        "--no-wait",
+        "--",
+        py,
+        "-c",
+        "import ray, time; ray.init(); ray.get([ray.remote(lambda: time.sleep(20)).remote() for _ in range(8)])",
+      ],
+      dir,
+    );
+    await new Promise((r) => p.once("close", r));
+    const up = await waitFor("a scale-up for the sustained demand", async () => scaleUps()[0], 60_000, 500);
+    expect(Date.parse(up.time) - t0).toBeLessThan(12_000);
+    expect(cli(["down", config], dir).status).toBe(0);
   }, 300_000);
 
   it("Ctrl-C during up exits 130 and deletes what it submitted", async () => {

@@ -340,10 +340,12 @@ describe("normaliseConfig", () => {
       intervalMs: 1000,
       queuedGraceMs: 30_000,
       failureBackoffMs: 30_000,
+      waitForBursts: true,
+      upscalingSpeed: 1,
     });
     const custom = normaliseConfig(
       parseConfig(
-        `${EXAMPLE}\nautoscaler: { mode: local, interval_seconds: 0.5, walltime_margin_seconds: 90, queued_grace_seconds: 5, failure_backoff_seconds: 10 }\n`,
+        `${EXAMPLE}\nautoscaler: { mode: local, interval_seconds: 0.5, walltime_margin_seconds: 90, queued_grace_seconds: 5, failure_backoff_seconds: 10, wait_for_bursts: false }\nupscaling_speed: 2.5\n`,
         "c.yaml",
       ),
       { home: "/home/u" },
@@ -354,6 +356,8 @@ describe("normaliseConfig", () => {
       walltimeMarginMs: 90_000,
       queuedGraceMs: 5000,
       failureBackoffMs: 10_000,
+      waitForBursts: false,
+      upscalingSpeed: 2.5,
     });
   });
 

@@ -10,6 +10,11 @@ import {
 import type { ClusterResourceState, RayNodeState, ResourceRequest } from "../../src/ray/messages.js";
 
 const NOW = 1_000_000_000;
+/**
+ * Placement as such: these tables test what gets placed where, so the burst gate (which holds young
+ * or draining task demand) and upscaling_speed's cap are off here; they have tests of their own below.
+ */
+const PLACEMENT = { ...DEFAULT_SETTINGS, burst: undefined, upscalingSpeed: Number.POSITIVE_INFINITY };
 const GiB = 2 ** 30;
 
 const cpu1: PlannerNodeType = { name: "cpu1", resources: { CPU: 1 }, labels: {}, minWorkers: 0, maxWorkers: 4 };
@@ -102,7 +107,7 @@ function input(p: Partial<PlanInput>): PlanInput {
     maxWorkers: 100,
     jobs: [],
     ray: ray(),
-    settings: { ...DEFAULT_SETTINGS, idleTimeoutMs: 60_000 },
+    settings: { ...PLACEMENT, idleTimeoutMs: 60_000 },
     memory: emptyMemory(),
     ...p,
   };
@@ -503,7 +508,7 @@ describe("planner: failures and backoff", () => {
 
 describe("planner: walltime", () => {
   const short = { ...cpu1, walltimeS: 600 };
-  const settings = { ...DEFAULT_SETTINGS, walltimeMarginMs: 60_000, idleTimeoutMs: 60_000 };
+  const settings = { ...PLACEMENT, walltimeMarginMs: 60_000, idleTimeoutMs: 60_000 };
   it("a busy node near its h_rt is drained (PREEMPTION, deadline = job end) and replaced early", () => {
     const p = plan(
       input({
@@ -620,5 +625,131 @@ describe("planner: a large round", () => {
     expect(launched).toBeLessThanOrEqual(500);
     expect(launched).toBeGreaterThan(0);
     for (const l of p.launch) expect(l.count).toBeLessThanOrEqual(100);
+  });
+});
+
+describe("bursts and upscaling_speed (the defaults)", () => {
+  const waiting = (count: number) => ray({ pending: [{ request: req({ CPU: 1 }), count }] });
+  /** Rounds with the production settings, memory carried: [seconds, waiting count] each. */
+  function rounds(steps: [number, number][], types = [cpu1]): ReturnType<typeof plan>[] {
+    let memory = emptyMemory();
+    return steps.map(([s, count]) => {
+      const p = plan({
+        now: NOW + s * 1000,
+        types,
+        maxWorkers: 100,
+        jobs: [],
+        ray: waiting(count),
+        settings: DEFAULT_SETTINGS,
+        memory,
+      });
+      memory = p.memory;
+      return p;
+    });
+  }
+
+  it("an instant burst (the guide's 100 tasks, done within a second) launches nothing", () => {
+    const ps = rounds([
+      [0, 100],
+      [0.5, 60],
+      [1.1, 0],
+      [2, 0],
+    ]);
+    expect(ps.flatMap((p) => p.launch)).toEqual([]);
+    expect(ps[0]?.held.join()).toMatch(/100 task\(s\)\/actor\(s\) waiting for 0\.0 s: most bursts drain within 1\.5 s/);
+  });
+
+  it("draining work (30 tasks of 0.5 s on 4 CPUs) waits while it would be done before a worker arrives", () => {
+    const ps = rounds([
+      [0, 30],
+      [1, 22],
+      [2, 14],
+      [3, 6],
+      [4, 0],
+    ]);
+    expect(ps.flatMap((p) => p.launch)).toEqual([]);
+    expect(ps[2]?.held.join()).toMatch(
+      /14 task\(s\) waiting drain in about 1\.8 s at the current rate; a new worker takes about 15 s/,
+    );
+  });
+
+  it("sustained demand (long tasks, actors) launches once the grace has passed", () => {
+    const ps = rounds([
+      [0, 7],
+      [1, 7],
+      [2, 7],
+    ]);
+    expect(ps[0]?.launch).toEqual([]);
+    expect(ps[1]?.launch).toEqual([]);
+    expect(ps[2]?.launch.map((l) => [l.type, l.count])).toEqual([["cpu1", 4]]);
+  });
+
+  it("a long backlog that drains slowly is worth workers", () => {
+    // 1000 tasks going at 8 a second: about 2 minutes of work, longer than a worker takes to come
+    const ps = rounds([
+      [0, 1000],
+      [1, 992],
+      [2, 984],
+    ]);
+    expect(ps[2]?.launch.reduce((n, l) => n + l.count, 0)).toBeGreaterThan(0);
+  });
+
+  it("upscaling_speed: at most max(5, speed x nodes alive) workers on their way", () => {
+    const many: PlannerNodeType = { ...cpu1, maxWorkers: 50 };
+    const ps = rounds(
+      [
+        [0, 20],
+        [1, 20],
+        [2, 20],
+      ],
+      [many],
+    );
+    // one node alive (the head): 5 at most
+    expect(ps[2]?.launch.map((l) => l.count)).toEqual([5]);
+    expect(ps[2]?.held.join()).toMatch(/upscaling_speed allows 5 new worker\(s\) on their way this round/);
+    // 3 already on their way: 2 more
+    const p = plan({
+      now: NOW + 3000,
+      types: [many],
+      maxWorkers: 100,
+      jobs: ["7.1", "7.2", "7.3"].map((id) => job(id, "cpu1", { phase: "pending", startedMs: undefined })),
+      ray: waiting(40),
+      settings: DEFAULT_SETTINGS,
+      memory: ps[2]?.memory ?? emptyMemory(),
+    });
+    expect(p.launch.map((l) => l.count)).toEqual([2]);
+  });
+
+  it("min_workers passes the gate and the cap", () => {
+    const p = plan({
+      now: NOW,
+      types: [{ ...cpu1, minWorkers: 7, maxWorkers: 10 }],
+      maxWorkers: 100,
+      jobs: [],
+      ray: waiting(3),
+      settings: DEFAULT_SETTINGS,
+      memory: emptyMemory(),
+    });
+    expect(p.launch.map((l) => l.count)).toEqual([7]);
+  });
+
+  it("learns how long a worker takes to arrive (qsub -> Ray alive)", () => {
+    let memory = emptyMemory();
+    const step = (s: number, jobs: WorkerJob[], nodes: RayNodeState[]) => {
+      const p = plan({
+        now: NOW + s * 1000,
+        types: [cpu1],
+        maxWorkers: 100,
+        jobs,
+        ray: ray({ nodes: [head(), ...nodes] }),
+        settings: DEFAULT_SETTINGS,
+        memory,
+      });
+      memory = p.memory;
+      return p;
+    };
+    step(0, [job("8.1", "cpu1", { phase: "pending", submittedMs: NOW, startedMs: undefined })], []);
+    step(40, [job("8.1", "cpu1", { submittedMs: NOW })], [node("8.1", "cpu1", { CPU: 1 })]);
+    expect(memory.burst?.arrivals).toEqual([40_000]);
   });
 });

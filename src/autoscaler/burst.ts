@@ -1,0 +1,105 @@
+/**
+ * Whether waiting tasks and actors are worth a new worker: a job of a batch system takes a while to
+ * arrive (qsub, the queue, Ray starting), and work the cluster drains before then would only leave
+ * a worker idle until its idle timeout (measured before: the guide's 100 instant tasks made 8 workers
+ * that started after the work was done). Pure: the planner calls it with what it remembers.
+ *
+ * - Demand younger than `graceMs` waits: most short bursts are gone by then.
+ * - Demand that is draining (its count fell over the last `windowMs`) waits while the cluster, at the
+ *   rate it drains now, would finish it before a worker could arrive.
+ * - How long a worker takes to arrive is observed: qsub -> its Ray node alive, per worker (the median
+ *   of the last ones), `defaultArrivalMs` until one has been seen.
+ * Demand that does not drain (long tasks, actors) is launched for once the grace has passed.
+ * Placement groups, request_resources() and min_workers do not pass through here.
+ */
+
+export interface BurstSettings {
+  graceMs: number;
+  windowMs: number;
+  defaultArrivalMs: number;
+}
+
+export const DEFAULT_BURST: BurstSettings = { graceMs: 1_500, windowMs: 5_000, defaultArrivalMs: 15_000 };
+
+export interface BurstMemory {
+  /** Since when some task/actor demand has been waiting (unbroken). */
+  since?: number;
+  /** Recent (time, waiting count) samples, oldest first, within windowMs. */
+  samples: [number, number][];
+  /** Observed qsub -> Ray node alive of recent workers, ms (at most 20). */
+  arrivals: number[];
+  /** Workers on their way: instance id -> when submitted. */
+  waiting: Record<string, number>;
+}
+
+export function emptyBurstMemory(): BurstMemory {
+  return { samples: [], arrivals: [], waiting: {} };
+}
+
+export interface BurstInput {
+  now: number;
+  /** Tasks and actors waiting now (their count, all shapes). */
+  waitingCount: number;
+  /** Worker jobs on their way (queued, or running with Ray not registered): id and submission time. */
+  onTheWay: readonly { instanceId: string; submittedMs: number }[];
+  /** Instance ids of workers whose Ray node is alive. */
+  live: ReadonlySet<string>;
+}
+
+export interface BurstVerdict {
+  /** Why new workers wait for this demand, when they do. */
+  hold?: string;
+  arrivalMs: number;
+  memory: BurstMemory;
+}
+
+function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+export function burstGate(input: BurstInput, prev: BurstMemory | undefined, settings: BurstSettings): BurstVerdict {
+  const { now } = input;
+  const before = prev ?? emptyBurstMemory();
+  // arrivals: a worker seen on its way before and alive now has arrived
+  const arrivals = [...before.arrivals];
+  for (const [id, submitted] of Object.entries(before.waiting))
+    if (input.live.has(id)) arrivals.push(Math.max(0, now - submitted));
+  const waiting: Record<string, number> = {};
+  for (const j of input.onTheWay) waiting[j.instanceId] = j.submittedMs;
+  const memory: BurstMemory = {
+    samples: [...before.samples.filter(([t]) => now - t <= settings.windowMs), [now, input.waitingCount]],
+    arrivals: arrivals.slice(-20),
+    waiting,
+  };
+  const arrivalMs = memory.arrivals.length > 0 ? median(memory.arrivals) : settings.defaultArrivalMs;
+  if (input.waitingCount === 0) {
+    memory.samples = [];
+    return { memory, arrivalMs };
+  }
+  memory.since = before.since ?? now;
+  const age = now - memory.since;
+  if (age < settings.graceMs)
+    return {
+      memory,
+      arrivalMs,
+      hold: `${input.waitingCount} task(s)/actor(s) waiting for ${(age / 1000).toFixed(1)} s: most bursts drain within ${(settings.graceMs / 1000).toFixed(1)} s`,
+    };
+  const [t0, c0] = memory.samples[0] as [number, number];
+  if (input.waitingCount < c0 && now > t0) {
+    const ratePerMs = (c0 - input.waitingCount) / (now - t0);
+    const drainMs = input.waitingCount / ratePerMs;
+    if (drainMs < arrivalMs)
+      return {
+        memory,
+        arrivalMs,
+        hold: `${input.waitingCount} task(s) waiting drain in about ${(drainMs / 1000).toFixed(1)} s at the current rate; a new worker takes about ${(arrivalMs / 1000).toFixed(0)} s to arrive`,
+      };
+  }
+  return { memory, arrivalMs };
+}
+
+/** Ray's upscaling_speed: at most max(5, speed x the nodes now alive) workers on their way at once. */
+export function pendingLimit(upscalingSpeed: number, aliveNodes: number): number {
+  return Math.max(5, Math.ceil(upscalingSpeed * aliveNodes));
+}
