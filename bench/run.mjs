@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { plannerBench, reactionBench } from "./autoscaler.mjs";
+import { burstsBench } from "./bursts.mjs";
 import { driversBench } from "./drivers.mjs";
 import { launcherBench } from "./launcher.mjs";
 import { writeSyntheticQstat } from "./synthetic-qstat.mjs";
@@ -112,6 +113,7 @@ const benches = {
   planner: plannerBench,
   reaction: reactionBench,
   drivers: driversBench,
+  bursts: burstsBench,
 };
 const ok = [];
 for (const [name, run] of Object.entries(benches)) if (!only || only.split(",").includes(name)) ok.push(await run());

@@ -144,6 +144,8 @@ export class Autoscaler {
   /** The last qstat's answer, reused by quiet rounds (mayReuseJobs). */
   private jobsCache: { jobs: JobEntry[]; at: number } | undefined;
   private actedLastRound = false;
+  private lastReport = "";
+  private lastReportAt = 0;
   private lastNodes = "";
   /** qstat calls so far (the heartbeat shows it: the benchmark counts them). */
   private qstatCalls = 0;
@@ -191,10 +193,12 @@ export class Autoscaler {
           return r.outcome;
         }
         // back off while Grid Engine or the GCS do not answer: 1 s, 2 s, 4 s ... 30 s
+        // young demand held by the burst gate: look again when its grace ends, not a whole round later
+        const soon = r.plan?.recheckInMs;
         const wait =
           r.outcome === "skipped"
             ? Math.min(30_000, this.spec.autoscaler.intervalMs * 2 ** Math.min(5, this.failuresInRow))
-            : this.spec.autoscaler.intervalMs;
+            : Math.min(this.spec.autoscaler.intervalMs, soon === undefined ? Number.POSITIVE_INFINITY : soon + r.ms);
         await sleep(Math.max(0, wait - (r.outcome === "ok" ? r.ms : 0)), signal);
       }
       await this.event("autoscaler-stopped", { why: "signal (its job or process ends)" });
@@ -318,18 +322,23 @@ export class Autoscaler {
     for (const f of p.newFailures)
       await this.event("worker-failed", { type: f.type, instance: f.instanceId, why: f.reason });
     await this.act(p, gcs, now);
-    try {
-      await gcs.reportAutoscalingState({
-        lastSeenClusterVersion: ray.version,
-        version: ++this.version,
-        pendingInstances: p.pendingInstances,
-        infeasible: p.infeasible,
-        infeasibleGangs: p.infeasibleGangs,
-        infeasibleConstraints: p.infeasibleConstraints,
-        failed: this.memory.failures,
-      });
-    } catch (e) {
-      await this.skip("ReportAutoscalingState failed", e, t0);
+    // report to Ray when it changed (or every 10 s): an unchanged report every second is only cost
+    const report = {
+      pendingInstances: p.pendingInstances,
+      infeasible: p.infeasible,
+      infeasibleGangs: p.infeasibleGangs,
+      infeasibleConstraints: p.infeasibleConstraints,
+      failed: this.memory.failures,
+    };
+    const key = JSON.stringify(report);
+    if (key !== this.lastReport || now - this.lastReportAt >= 10_000) {
+      try {
+        await gcs.reportAutoscalingState({ lastSeenClusterVersion: ray.version, version: ++this.version, ...report });
+        this.lastReport = key;
+        this.lastReportAt = now;
+      } catch (e) {
+        await this.skip("ReportAutoscalingState failed", e, t0);
+      }
     }
     this.rounds++;
     await this.heartbeat(p);
@@ -430,6 +439,9 @@ export class Autoscaler {
         ? `ended with exit status ${rec.exitStatus}${rec.exitSignal ? ` (${rec.exitSignal})` : ""}${rec.failed ? `, failed ${rec.failed}${rec.failedReason ? ` (${rec.failedReason})` : ""}` : ""} on ${rec.host}; log: ${join(this.manager.state.logDir, `${k.type}.${k.jobId}.${id.split(".")[1]}.out`)}`
         : "ended (no accounting record yet)";
       const e: EndedJob = { instanceId: id, type: k.type, endedMs: now, registered: k.registered, reason };
+      // exit 140: SIGUSR2, which only qdel (with -notify) sends our jobs: deleted (by scale, by hand)
+      if (rec && (rec.exitStatus === 140 || /SIGUSR2|User defined signal 2/.test(rec.exitSignal ?? "")))
+        e.deleted = true;
       if (k.startedMs !== undefined) e.startedMs = k.startedMs;
       ended.push(e);
       await this.event("worker-ended", { instance: id, type: k.type, why: reason });

@@ -19,7 +19,7 @@ export interface BurstSettings {
   defaultArrivalMs: number;
 }
 
-export const DEFAULT_BURST: BurstSettings = { graceMs: 1_500, windowMs: 5_000, defaultArrivalMs: 15_000 };
+export const DEFAULT_BURST: BurstSettings = { graceMs: 1_000, windowMs: 5_000, defaultArrivalMs: 15_000 };
 
 export interface BurstMemory {
   /** Since when some task/actor demand has been waiting (unbroken). */
@@ -49,6 +49,8 @@ export interface BurstInput {
 export interface BurstVerdict {
   /** Why new workers wait for this demand, when they do. */
   hold?: string;
+  /** When the hold is the grace: how long until it ends. */
+  recheckInMs?: number;
   arrivalMs: number;
   memory: BurstMemory;
 }
@@ -83,6 +85,7 @@ export function burstGate(input: BurstInput, prev: BurstMemory | undefined, sett
     return {
       memory,
       arrivalMs,
+      recheckInMs: settings.graceMs - age,
       hold: `${input.waitingCount} task(s)/actor(s) waiting for ${(age / 1000).toFixed(1)} s: most bursts drain within ${(settings.graceMs / 1000).toFixed(1)} s`,
     };
   const [t0, c0] = memory.samples[0] as [number, number];

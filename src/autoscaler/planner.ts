@@ -58,6 +58,8 @@ export interface WorkerJob {
 export interface EndedJob {
   instanceId: string;
   type: string;
+  /** Deleted by qdel (its notify signal ended it): says nothing about its type. */
+  deleted?: boolean;
   startedMs?: number;
   endedMs: number;
   /** Whether its Ray node ever registered. */
@@ -164,6 +166,8 @@ export interface Plan {
   held: string[];
   /** New failures of this round, for the events log. */
   newFailures: { type: string; instanceId: string; reason: string }[];
+  /** Look again this soon (ms): young demand's grace ends then (the burst gate). */
+  recheckInMs?: number;
   memory: PlannerMemory;
 }
 
@@ -518,9 +522,9 @@ export function plan(input: PlanInput): Plan {
 
   // ---- jobs that ended on their own: failures only with evidence that the type cannot work (the job
   // ended before its Ray node ever registered: setup failed, Ray would not start). A node that ran and
-  // then died (its raylet killed, its host lost, qdel by hand) says nothing against its type.
+  // then died (its raylet killed, its host lost), or a job deleted by qdel, says nothing against its type.
   for (const e of input.ended ?? []) {
-    if (!e.registered) fail(e.type, e.instanceId, e.reason, e.startedMs ?? e.endedMs);
+    if (!e.registered && !e.deleted) fail(e.type, e.instanceId, e.reason, e.startedMs ?? e.endedMs);
   }
 
   // ---- sort the jobs: failed, dead, on their way, live
@@ -666,6 +670,7 @@ export function plan(input: PlanInput): Plan {
     );
     memory.burst = verdict.memory;
     placement.blockWhy = verdict.hold;
+    if (verdict.recheckInMs !== undefined) out.recheckInMs = verdict.recheckInMs;
   }
   for (const r of expand(input.ray.pending)) {
     if (!placeable(r)) continue;
