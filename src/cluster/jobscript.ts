@@ -128,7 +128,10 @@ export RAY_USAGE_STATS_ENABLED=0
 export RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="\${RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S:-3}"
 ${
   i.role === "head"
-    ? ""
+    ? `# the GCS asks each raylet for its queue every 250 ms (Ray's default: 1 s), so the autoscaler sees
+# demand, and how fast it drains, soon enough to tell a short burst from work worth a new job
+export RAY_gcs_pull_resource_loads_period_milliseconds="\${RAY_gcs_pull_resource_loads_period_milliseconds:-250}"
+`
     : `# a node whose head is gone ends 10 s after it (Ray's default waits 60 s for a lost GCS, holding the slots)
 export RAY_gcs_rpc_server_reconnect_timeout_s="\${RAY_gcs_rpc_server_reconnect_timeout_s:-10}"
 `

@@ -266,7 +266,8 @@ ${RAY}/ray status 2>&1 | tail -1; rm -f $HOME/.wrong-token`,
         ],
         { encoding: "utf8", timeout: 120_000 },
       );
-    expect(client(true).stdout).toContain("CONNECTED True");
+    const connected = client(true);
+    expect(connected.stdout, `${connected.error ?? ""} ${connected.stderr}`).toContain("CONNECTED True");
     const refused = client(false);
     expect(refused.status).not.toBe(0);
     expect(refused.stdout).not.toContain("CONNECTED");

@@ -659,15 +659,37 @@ describe("bursts and upscaling_speed (the defaults)", () => {
     });
   }
 
-  it("an instant burst (the guide's 100 tasks, done within a second) launches nothing", () => {
+  it("an instant burst (the guide's 100 tasks, as measured on the testbed) launches nothing", () => {
+    // 4 CPUs, GCS samples every 250 ms: 6, 7, then 97 waiting while the job's workers start; the first
+    // fall 1.9 s later, all gone 0.8 s after that
     const ps = rounds([
-      [0, 100],
-      [0.5, 60],
-      [1.1, 0],
-      [2, 0],
+      [0, 6],
+      [0.5, 7],
+      [0.9, 97],
+      [2.0, 97],
+      [2.7, 97],
+      [2.8, 96],
+      [3.0, 86],
+      [3.6, 0],
+      [4.6, 0],
     ]);
     expect(ps.flatMap((p) => p.launch)).toEqual([]);
-    expect(ps[0]?.held.join()).toMatch(/100 task\(s\)\/actor\(s\) waiting for 0\.0 s: most bursts drain within 1\.0 s/);
+    expect(ps[0]?.held.join()).toMatch(/6 task\(s\)\/actor\(s\) waiting for 0\.0 s: most bursts drain within 2\.0 s/);
+    expect(ps[2]?.held.join()).toMatch(/97 task\(s\)\/actor\(s\) waiting for 0\.9 s: most bursts drain within 2\.9 s/);
+    expect(ps[2]?.recheckInMs).toBe(2000);
+    expect(ps[6]?.held.join()).toMatch(/86 task\(s\) waiting drain in about 2\.3 s at the current rate/);
+  });
+
+  it("demand that keeps growing is launched for within 3 s of showing", () => {
+    const ps = rounds([
+      [0, 2],
+      [1, 4],
+      [2, 6],
+      [2.5, 8],
+      [3, 9],
+    ]);
+    expect(ps.slice(0, 4).flatMap((p) => p.launch)).toEqual([]);
+    expect(ps[4]?.launch.reduce((n, l) => n + l.count, 0)).toBeGreaterThan(0);
   });
 
   it("draining work (30 tasks of 0.5 s on 4 CPUs) waits while it would be done before a worker arrives", () => {
@@ -687,8 +709,8 @@ describe("bursts and upscaling_speed (the defaults)", () => {
   it("sustained demand (long tasks, actors) launches once the grace has passed", () => {
     const ps = rounds([
       [0, 7],
-      [0.5, 7],
       [1, 7],
+      [2, 7],
     ]);
     expect(ps[0]?.launch).toEqual([]);
     expect(ps[1]?.launch).toEqual([]);
