@@ -13,7 +13,15 @@ import {
 import { pidAlive } from "../cluster/pid.js";
 import { parseJobName } from "../cluster/state.js";
 import type { ClusterSpec } from "../config/normalise.js";
-import { clusterFrom, clustersInGridEngine, defaultStateRoot, progress, specFrom, UsageError } from "./common.js";
+import {
+  clusterFrom,
+  clustersInGridEngine,
+  defaultStateRoot,
+  progress,
+  seconds,
+  specFrom,
+  UsageError,
+} from "./common.js";
 import { formatTable } from "./table.js";
 
 const AUTOSCALER_MODES = ["head", "local", "off"] as const;
@@ -22,6 +30,7 @@ export async function upCommand(
   config: string,
   opts: { json?: boolean; timeout?: string; autoscaler?: string },
 ): Promise<void> {
+  const timeoutMs = seconds(opts.timeout, "--timeout", 600) * 1000;
   const { spec, file, warnings } = await specFrom(config);
   for (const w of warnings) process.stderr.write(`ray-sge: warning: ${w}\n`);
   const mode = opts.autoscaler as AutoscalerMode | undefined;
@@ -32,7 +41,7 @@ export async function upCommand(
   const onInt = () => ac.abort();
   process.once("SIGINT", onInt);
   try {
-    const r = await manager.up({ timeoutMs: Number(opts.timeout ?? 600) * 1000, signal: ac.signal });
+    const r = await manager.up({ timeoutMs, signal: ac.signal });
     // the config is kept with the state, and under the default root too, so that `ray-sge status NAME`
     // finds the cluster whatever its state_dir
     for (const dir of new Set([spec.stateDir, join(defaultStateRoot(), spec.name)])) {
@@ -62,11 +71,12 @@ export async function upCommand(
   }
 }
 
-export async function downCommand(target: string, opts: { json?: boolean }): Promise<void> {
+export async function downCommand(target: string, opts: { json?: boolean; timeout?: string }): Promise<void> {
+  const timeoutMs = seconds(opts.timeout, "--timeout", 120) * 1000;
   const { spec, lost } = await clusterFrom(target);
   if (lost) progress(lost);
   const manager = new RayClusterManager(spec, { log: progress });
-  const r = await manager.shutdown();
+  const r = await manager.shutdown({ timeoutMs });
   const kept = await stat(manager.state.logDir).then(
     () => `logs kept in ${manager.state.logDir}`,
     () => `its state directory ${manager.state.path} is gone, and its logs with it`,

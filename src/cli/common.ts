@@ -16,6 +16,15 @@ export const progress = (line: string): void => {
   process.stderr.write(`ray-sge: ${line}\n`);
 };
 
+/** A `--timeout`-like option in seconds: a positive number, else a usage error naming the option. */
+export function seconds(value: string | undefined, option: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0)
+    throw new UsageError(`${option} wants a number of seconds above 0, not "${value}"`);
+  return n;
+}
+
 export function defaultStateRoot(): string {
   return join(homedir(), ".ray-sge", "clusters");
 }

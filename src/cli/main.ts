@@ -68,7 +68,10 @@ export function buildProgram(): Command {
     .argument("<cluster>", "cluster name or config file")
     .description("delete every Grid Engine job of the cluster and wait until they are gone (logs are kept)")
     .option("--json", "print JSON for scripts")
-    .action(async (target: string, opts: { json?: boolean }) => (await cluster()).downCommand(target, opts));
+    .option("--timeout <seconds>", "stop waiting for Grid Engine to remove the jobs after this long", "120")
+    .action(async (target: string, opts: { json?: boolean; timeout?: string }) =>
+      (await cluster()).downCommand(target, opts),
+    );
   program
     .command("status")
     .argument("<cluster>", "cluster name or config file")

@@ -183,6 +183,30 @@ export class ClusterError extends Error {
   override readonly name = "ClusterError";
 }
 
+function uniqueIds(jobs: readonly JobEntry[]): number[] {
+  return [...new Set(jobs.map((j) => j.id))];
+}
+
+function jobsText(jobs: readonly JobEntry[]): string {
+  return jobs
+    .map((j) => `job ${j.id}${j.taskId ? `.${j.taskId}` : ""} (${j.state}${j.host ? ` on ${j.host}` : ""})`)
+    .join(", ");
+}
+
+/**
+ * Why `down` ends with jobs left: after qdel, Grid Engine keeps a running job (state dr) until the
+ * execution daemon of its host confirms it ended; with that daemon down, it stays until the host is
+ * back (measured on 8.1.9: kill -9 of an execd, the job left within seconds of the execd's restart).
+ */
+export function stuckDeletionMessage(cluster: string, left: readonly JobEntry[], waitedS: number): string {
+  const hosts = [...new Set(left.filter((j) => j.state.includes("d") && j.host).map((j) => j.host as string))];
+  const ids = uniqueIds(left).join(" ");
+  if (hosts.length === 0)
+    return `${jobsText(left)} still in Grid Engine ${waitedS} s after qdel; ask Grid Engine why: qstat -j ${ids}`;
+  const head = left.some((j) => parseJobName(cluster, j.name)?.role === "head");
+  return `${jobsText(left)} still in Grid Engine ${waitedS} s after qdel: the execution daemon of ${hosts.join(", ")} has not confirmed the end (is sge_execd down there?). Grid Engine stops and removes them when it answers again${head ? "; until then the head's Ray runs on" : "; their Ray nodes have stopped already (a node ends 10 s after its head)"}. A Grid Engine manager can remove them now: qdel -f ${ids}. Run ray-sge down again to check.`;
+}
+
 /** The user interrupted (Ctrl-C): the CLI exits 130. */
 export class InterruptedError extends Error {
   override readonly name = "InterruptedError";
@@ -848,16 +872,24 @@ export class RayClusterManager {
     if (driver) this.log(`stopped the driver node on this host (pid ${driver})`);
     // wait for exactly the jobs deleted: anything else matching the name is not ours to wait for
     const mine = new Set(ids);
-    const remaining = async () => [...new Set((await this.jobs()).map((j) => j.id))].filter((id) => mine.has(id));
-    const deadline = Date.now() + (opts.timeoutMs ?? 120_000);
-    while (Date.now() < deadline) {
+    const remaining = async () => (await this.jobs()).filter((j) => mine.has(j.id));
+    const waitMs = opts.timeoutMs ?? 120_000;
+    const start = Date.now();
+    let told = false;
+    while (Date.now() - start < waitMs) {
       const left = await remaining();
       if (left.length === 0) break;
-      if (Date.now() + 30_000 > deadline) await this.sge.deleteJobs(left, { force: true }).catch(() => undefined);
+      if (!told && Date.now() - start >= 10_000) {
+        this.log(`waiting for Grid Engine to remove ${jobsText(left)} (up to ${Math.round(waitMs / 1000)} s) ...`);
+        told = true;
+      }
+      if (Date.now() - start + 30_000 > waitMs)
+        await this.sge.deleteJobs(uniqueIds(left), { force: true }).catch(() => undefined);
       await sleep(500, opts.signal);
     }
     const left = await remaining();
-    if (left.length > 0) throw new ClusterError(`jobs still there after qdel: ${left.join(", ")}`);
+    if (left.length > 0)
+      throw new ClusterError(stuckDeletionMessage(this.spec.name, left, Math.round((Date.now() - start) / 1000)));
     // a submission that raced with us (the autoscaler acting as we began): delete it as well
     const late = (await this.ownJobIds()).filter((id) => !mine.has(id));
     if (late.length > 0) {

@@ -3,6 +3,8 @@
  *   "alice has registered the job 4 for deletion"          -> deleting
  *   "alice has deleted job 5" / "... job-array task 5.3"    -> deleted
  *   "job 5 is already in deletion"                         -> deleting
+ *   'alice unable to sync state with remote execd for the deletion of job "5"' -> deleting (rc 1):
+ *     the host's sge_execd does not answer; the job stays (dr) until it does
  *   'denied: job "999999" does not exist'                  -> gone (rc 1)
  *   'alice - you do not have the necessary privileges to delete the job "12"' -> denied (rc 1)
  */
@@ -20,6 +22,7 @@ const LINE_RULES: [RegExp, DeleteOutcome][] = [
   [/has registered the job(?:-array task)? (\S+) for deletion/, "deleting"],
   [/has deleted job(?:-array task)? (\S+)/, "deleted"],
   [/job(?:-array task)? (\S+) is already in deletion/, "deleting"],
+  [/unable to sync state with remote execd for the deletion of job "?([^"\s]+)"?/, "deleting"],
   [/job "?([^"\s]+)"? does not exist/, "gone"],
   [/necessary privileges to delete the job(?:-array task)? "?([^"\s]+)"?/, "denied"],
 ];

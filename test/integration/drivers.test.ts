@@ -264,14 +264,14 @@ ${RAY}/ray status 2>&1 | tail -1; rm -f $HOME/.wrong-token`,
           "-c",
           `import ray; ray.init("ray://${head.ip}:${head.client_port}"); print("CONNECTED", ray.cluster_resources()["CPU"] > 0)`,
         ],
-        { encoding: "utf8", timeout: 120_000 },
+        { encoding: "utf8", timeout: 90_000 },
       );
     const connected = client(true);
-    expect(connected.stdout, `${connected.error ?? ""} ${connected.stderr}`).toContain("CONNECTED True");
+    expect(connected.stdout, `${connected.error ?? ""} ${connected.stderr.slice(-3000)}`).toContain("CONNECTED True");
     const refused = client(false);
     expect(refused.status).not.toBe(0);
     expect(refused.stdout).not.toContain("CONNECTED");
-  }, 120_000);
+  }, 240_000);
 
   it("ray-sge dashboard says where it is and how to log in", () => {
     const r = cli(["dashboard", NAME], dir);

@@ -18,7 +18,8 @@ import {
 
 const sge = clientAs();
 let dir: string;
-const names = ["itqm", "itint", "itkill", "itdown", "itrep", "itlost", "ittwo", "itburst"];
+const names = ["itqm", "itint", "itkill", "itdown", "itrep", "itlost", "ittwo", "itburst", "itexecd"];
+const TESTBED = new URL("../../scripts/testbed", import.meta.url).pathname;
 
 beforeAll(() => {
   installForUser();
@@ -84,6 +85,54 @@ describe("faults", () => {
     expect(replacement.id).toBeGreaterThan(w.jobId);
     expect(cli(["down", config], dir).status).toBe(0);
   }, 240_000);
+
+  it("kill -9 of an execd on a worker's host: the work finishes; down says why its job stays, and it goes when the execd is back", async () => {
+    const config = smallConfig(dir, "itexecd");
+    expect(cli(["up", config], dir).status).toBe(0);
+    const st = JSON.parse(cli(["status", config, "--json"], dir).stdout);
+    const w = st.nodes.find((n: { role: string }) => n.role === "worker");
+    const py = `${conf.RAY_VENV}/bin/python`;
+    const driver = spawnCli(
+      [
+        "submit",
+        "itexecd",
+        "--",
+        py,
+        "-c",
+        "import ray, time; ray.init(); print('DONE', len(ray.get([ray.remote(lambda: time.sleep(3) or 1).remote() for _ in range(12)])))",
+      ],
+      dir,
+    );
+    let out = "";
+    driver.stdout?.on("data", (d) => {
+      out += d;
+    });
+    const done = new Promise<number | null>((r) => driver.once("close", r));
+    await new Promise((r) => setTimeout(r, 6000));
+    asRoot(["sh", "-c", `kill -9 "$(cat /var/run/gridengine/execd-${w.host}.pid)"`]);
+    try {
+      expect(await done, out).toBe(0);
+      expect(out).toContain("DONE 12");
+      const d = cli(["down", config, "--timeout", "15"], dir);
+      expect(d.status, d.stderr).toBe(1);
+      expect(d.stderr).toMatch(
+        new RegExp(
+          `job ${w.jobId}\\.${w.taskId} \\(dr on ${w.host}\\).* still in Grid Engine \\d+ s after qdel: the execution daemon of ${w.host} has not confirmed the end .* qdel -f `,
+        ),
+      );
+    } finally {
+      expect(asRoot([TESTBED, "up"]).status).toBe(0);
+    }
+    await waitFor(
+      "the job to leave once its execd is back",
+      async () => (await sge.listJobs({ name: "rsge-itexecd-*" })).length === 0,
+      180_000,
+      2000,
+    );
+    const again = cli(["down", config], dir);
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).toContain("no jobs (already down)");
+  }, 420_000);
 
   it("a down that fails (qmaster gone) changes nothing: the autoscaler carries on; the next down works", async () => {
     const config = smallConfig(dir, "itdown");

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { renderStatus } from "../../src/cli/cluster.js";
-import { jobRequest, type NodeStatus, removalOrder } from "../../src/cluster/manager.js";
+import { jobRequest, type NodeStatus, removalOrder, stuckDeletionMessage } from "../../src/cluster/manager.js";
 import { clusterJobPattern, headJobName, parseJobName, workerJobName } from "../../src/cluster/state.js";
 import { parseConfig } from "../../src/config/load.js";
 import { type NodeTypeSpec, normaliseConfig } from "../../src/config/normalise.js";
@@ -157,6 +157,44 @@ available_node_types:
     // and qsub takes it: the whole request renders to argv without complaint
     expect(buildSubmission({ name: "rsge-c-w-gpu", scriptText: "true\n", ...o }).argv).toContain(
       "exclusive=true,mem_free=8192M,gpu=2,h_rt=2:00:00,s_rt=1:56:40",
+    );
+  });
+});
+
+describe("down with jobs Grid Engine cannot remove yet", () => {
+  const entry = (id: number, name: string, state: string, host?: string, taskId?: number) => ({
+    id,
+    name,
+    owner: "u",
+    state,
+    status: "deleting" as const,
+    priority: 0,
+    slots: 1,
+    ...(host ? { host } : {}),
+    ...(taskId ? { taskId } : {}),
+  });
+
+  it("a worker in dr on a host whose execd is down: says why, what happens, and the way out", () => {
+    const m = stuckDeletionMessage("c", [entry(67, "rsge-c-w-worker", "dr", "node3", 1)], 120);
+    expect(m).toBe(
+      "job 67.1 (dr on node3) still in Grid Engine 120 s after qdel: the execution daemon of node3 has not confirmed the end (is sge_execd down there?). Grid Engine stops and removes them when it answers again; their Ray nodes have stopped already (a node ends 10 s after its head). A Grid Engine manager can remove them now: qdel -f 67. Run ray-sge down again to check.",
+    );
+  });
+
+  it("the head among them: its Ray runs on until then", () => {
+    const m = stuckDeletionMessage(
+      "c",
+      [entry(66, "rsge-c-head", "dr", "node1"), entry(67, "rsge-c-w-worker", "dr", "node1", 1)],
+      5,
+    );
+    expect(m).toMatch(
+      /^job 66 \(dr on node1\), job 67\.1 \(dr on node1\) still in Grid Engine 5 s after qdel: the execution daemon of node1 .*until then the head's Ray runs on\. .*qdel -f 66 67\./,
+    );
+  });
+
+  it("jobs not being deleted (e.g. still queued): ask Grid Engine", () => {
+    expect(stuckDeletionMessage("c", [entry(70, "rsge-c-w-worker", "qw")], 30)).toBe(
+      "job 70 (qw) still in Grid Engine 30 s after qdel; ask Grid Engine why: qstat -j 70",
     );
   });
 });

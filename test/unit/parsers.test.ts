@@ -64,6 +64,8 @@ describe("parseQdelOutput", () => {
       fixture("qdel-unknown.out"),
       fixture("qdel-permission.out"),
       "raysge has deleted job-array task 5.3",
+      // recorded on 8.1.9 with sge_execd of node3 killed (tasks 3 and 6 ran there): exit code 1
+      fixture("qdel-execd-down.out"),
     ].join("\n");
     expect(parseQdelOutput(text).map((r) => `${r.job}:${r.outcome}`)).toEqual([
       "4:deleting",
@@ -73,6 +75,12 @@ describe("parseQdelOutput", () => {
       "999999:gone",
       "12:denied",
       "5.3:deleted",
+      "102.1:deleting",
+      "102.2:deleting",
+      "102:deleting",
+      "102.4:deleting",
+      "102.5:deleting",
+      "102:deleting",
     ]);
   });
 });
