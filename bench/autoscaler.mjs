@@ -90,7 +90,7 @@ export async function plannerBench() {
     `ours: p50 ${ours.toFixed(1)} ms, p95 ${pct(ms, 95).toFixed(1)} ms over 30 rounds; ${launched} workers (${cpus} CPUs) to launch`,
   );
   const py = join(conf.RAY_VENV, "bin/python");
-  let met = ours <= 50;
+  const met = ours <= 50;
   if (existsSync(py)) {
     const json = JSON.stringify({ ...r, maxWorkers: 5000, idleTimeoutS: 300 });
     const b = spawnSync(py, [join(root, "bench/ray-scheduler-baseline.py"), "2"], {
@@ -308,19 +308,6 @@ exec ray start --block --address=${up.address} --node-ip-address=$IP --temp-dir=
     asUser(["qdel", jid]);
     gcs.close();
 
-    // the cost of an idle round: CPU of the autoscaler and its qstat children over 30 s
-    const info = JSON.parse(readFileSync(join(work, "state/rsgeauto/autoscaler.json"), "utf8"));
-    const ticks = () => {
-      const f = readFileSync(`/proc/${info.pid}/stat`, "utf8").split(") ")[1].split(" ");
-      return [11, 12, 13, 14].reduce((n, i) => n + Number(f[i]), 0); // utime stime cutime cstime
-    };
-    const [c0, r0] = [ticks(), info.rounds];
-    await sleep(30_000);
-    const after = JSON.parse(readFileSync(join(work, "state/rsgeauto/autoscaler.json"), "utf8"));
-    const cpu = (ticks() - c0) / 100;
-    console.log(
-      `\n## autoscaler at rest: ${((cpu / 30) * 100).toFixed(1)}% of one core (its own and its qstat's CPU over 30 s, ${after.rounds - r0} rounds of 1 s, ${((cpu * 1000) / Math.max(1, after.rounds - r0)).toFixed(0)} ms CPU per round)`,
-    );
     console.log(`\n## qsub -> worker registered in Ray (${ev.count} workers each, in the same cluster)`);
     console.log(
       `autoscaler's workers (setup, free ports, token, checks): median ${(pct(ours, 50) / 1000).toFixed(1)} s (${ours.map((x) => (x / 1000).toFixed(1)).join(", ")}); hand-written "ray start" job: median ${(pct(base, 50) / 1000).toFixed(1)} s (${base.map((x) => (x / 1000).toFixed(1)).join(", ")}); ratio ${(pct(ours, 50) / pct(base, 50)).toFixed(2)}`,

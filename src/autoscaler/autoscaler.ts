@@ -380,7 +380,7 @@ export class Autoscaler {
     const typeQueue = new Map(this.spec.workerTypes.map((t) => [t.name, t.sge.queue]));
     for (const j of jobs) {
       const who = parseJobName(this.spec.name, j.name);
-      if (!who || who.role !== "worker") continue;
+      if (who?.role !== "worker") continue;
       const phase = phaseOf(j.status);
       if (!phase) continue;
       const w: WorkerJob = {

@@ -49,7 +49,7 @@ export interface NodeResources {
 
 /** `ray start` flags for a node's resources; CPUs follow the slots SGE granted ($NSLOTS). */
 export function rayResourceArgs(r: NodeResources): string[] {
-  const args = ["--num-cpus=${NSLOTS:-" + r.slots + "}"];
+  const args = [`--num-cpus=\${NSLOTS:-${r.slots}}`];
   if (r.memoryBytes !== undefined) args.push(`--memory=${r.memoryBytes}`);
   if (r.gpus > 0) args.push(`--num-gpus=${r.gpus}`);
   if (Object.keys(r.customResources).length > 0) args.push(`--resources=${JSON.stringify(r.customResources)}`);
@@ -82,7 +82,8 @@ function header(i: ScriptInput): string {
   const instance =
     i.role === "driver"
       ? `JOB_ID=driver; TASK=0; INSTANCE=${shellQuote(i.driver?.instanceId ?? "driver")}`
-      : 'TASK="${SGE_TASK_ID:-undefined}"; [ "$TASK" = undefined ] && TASK=0; INSTANCE="$JOB_ID.$TASK"';
+      : // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, meant literally
+        'TASK="${SGE_TASK_ID:-undefined}"; [ "$TASK" = undefined ] && TASK=0; INSTANCE="$JOB_ID.$TASK"';
   return `#!/bin/bash
 # Ray ${i.role} (node type ${i.nodeType}) of ray-sge cluster ${i.cluster}; written by ray-sge ${i.version}.
 # ${where}

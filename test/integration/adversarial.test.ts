@@ -27,6 +27,7 @@ const ADVERSARIAL = [
   "ünï€ 😀",
   "'",
   "$HOME",
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: an adversarial string, meant literally
   "${SGE_TASK_ID}",
   "%s%n",
   "a,b,c",

@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, installForUser, PKG_BIN, writeConfig } from "../support/cluster.js";
-import { asRoot, clientAs, conf, NODES, USER, userDir, waitFor } from "../support/testbed.js";
+import { clientAs, conf, NODES, USER, userDir, waitFor } from "../support/testbed.js";
 
 const RAY_VENV = conf.RAY_VENV as string;
 const ROOT_DIR = new URL("../../", import.meta.url).pathname;

@@ -189,7 +189,10 @@ describe("faults", () => {
     expect(up.stdout).toMatch(/autoscaler: head job \d+ \(pid \d+ on node\d\)/);
     expect(cli(["status", config], dir).stdout).toMatch(/autoscaler: head job \d+, pid \d+ on node\d/);
     expect(
-      readFileSync(join(state, "logs", readdirSync(join(state, "logs")).find((f) => f.startsWith("head."))!), "utf8"),
+      readFileSync(
+        join(state, "logs", readdirSync(join(state, "logs")).find((f) => f.startsWith("head.")) ?? "head.?"),
+        "utf8",
+      ),
     ).toMatch(/the stop was withdrawn, starting it again/);
     expect(cli(["down", config], dir).status).toBe(0);
   }, 300_000);

@@ -300,11 +300,9 @@ available_node_types:
   });
 
   it("formats issues as file:line:col: field: message", () => {
-    try {
-      parseConfig(replace("    slots: 4", "    slots: 0"), "c.yaml");
-    } catch (e) {
-      expect((e as Error).message).toMatch(/^c\.yaml:\d+:\d+: head_node\.resources\.slots: /);
-    }
+    expect(() => parseConfig(replace("    slots: 4", "    slots: 0"), "c.yaml")).toThrow(
+      /^c\.yaml:\d+:\d+: head_node\.resources\.slots: /,
+    );
   });
 });
 

@@ -334,6 +334,7 @@ describe("the driver node's script", () => {
     expect(s).toContain("INSTANCE='driver-login1-a1b2c3'");
     expect(s).toContain('export RAY_CLOUD_INSTANCE_ID="$INSTANCE"');
     expect(s).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, meant literally
       'export RAY_gcs_rpc_server_reconnect_timeout_s="${RAY_gcs_rpc_server_reconnect_timeout_s:-10}"',
     );
     // never SGE's $TMP (it is no job): a fresh 0700 directory under /tmp, removed at exit

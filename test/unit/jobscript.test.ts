@@ -50,6 +50,7 @@ describe("job scripts", () => {
     expect(s).toContain("--no-monitor");
     expect(s).toContain("export RAY_enable_autoscaler_v2=1");
     expect(s).not.toMatch(/ray stop/);
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, meant literally
     expect(s).toContain('"--num-cpus=${NSLOTS:-4}" "--memory=17179869184" "--num-gpus=1" "--resources={\\"a100\\":1}"');
     expect(s).toContain("'--object-store-memory=1000000'");
     expect(s).toContain("STATE_DIR='/home/u/.ray-sge/clusters/demo'");
@@ -77,6 +78,7 @@ describe("job scripts", () => {
   it("gives node labels to Ray", () => {
     expect(
       rayResourceArgs({ slots: 2, gpus: 0, customResources: {}, labels: { tier: "fast", "zone.a": "x-1" } }),
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, meant literally
     ).toEqual(["--num-cpus=${NSLOTS:-2}", "--labels=tier=fast,zone.a=x-1"]);
   });
 
@@ -97,6 +99,7 @@ describe("job scripts", () => {
     expect(s).toContain("NODE_TYPE='gpu'");
     // a worker whose head is gone ends 10 s later (Ray's default: 60 s); the head has no such limit
     expect(s).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, meant literally
       'export RAY_gcs_rpc_server_reconnect_timeout_s="${RAY_gcs_rpc_server_reconnect_timeout_s:-10}"',
     );
     expect(renderHeadScript(base)).not.toContain("reconnect_timeout");
