@@ -610,15 +610,6 @@ export async function recentEvents(stateDir: string, n = 10): Promise<Autoscaler
   });
 }
 
-/** Ask a running autoscaler to stop before it acts again (used by `down`). */
-export async function askAutoscalerToStop(stateDir: string): Promise<void> {
-  await writeFile(join(stateDir, STOP_FILE), `${Date.now()}\n`, { mode: 0o600 }).catch(() => undefined);
-}
-
-export async function clearAutoscalerStop(stateDir: string): Promise<void> {
-  await rm(join(stateDir, STOP_FILE), { force: true });
-}
-
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal?.aborted) return resolve();

@@ -8,7 +8,6 @@ import { spawn } from "node:child_process";
 import { open, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { askAutoscalerToStop, clearAutoscalerStop } from "../autoscaler/autoscaler.js";
 import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
 import { GcsClient } from "../ray/gcs.js";
 import type { AutoscalingState } from "../ray/messages.js";
@@ -25,6 +24,8 @@ import { type DriverNodeOutcome, ensureDriverNode, stopDriverNode } from "./driv
 import { rayResourceArgs, renderHeadScript, renderWorkerScript } from "./jobscript.js";
 import { withClusterLock } from "./lock.js";
 import {
+  askAutoscalerToStop,
+  clearAutoscalerStop,
   clusterJobPattern,
   type HeadInfo,
   headJobName,

@@ -9,6 +9,16 @@ import { join } from "node:path";
 /** `down` writes it in the state dir; the autoscaler stops while it is there (its supervisor waits). */
 export const AUTOSCALER_STOP_FILE = "autoscaler.stop";
 
+/** Ask a running autoscaler to stop before it acts again (used by `down`): it checks before each round and submission. */
+export async function askAutoscalerToStop(stateDir: string): Promise<void> {
+  await writeFile(join(stateDir, AUTOSCALER_STOP_FILE), `${Date.now()}\n`, { mode: 0o600 }).catch(() => undefined);
+}
+
+/** Withdraw a stop request (a `down` that could not delete anything). */
+export async function clearAutoscalerStop(stateDir: string): Promise<void> {
+  await rm(join(stateDir, AUTOSCALER_STOP_FILE), { force: true });
+}
+
 export function headJobName(cluster: string): string {
   return `rsge-${cluster}-head`;
 }
