@@ -10,10 +10,12 @@
  * only makes it gentler. A failed qstat or an unreachable GCS means no action that round, never
  * "the nodes are gone".
  */
+
 import { existsSync } from "node:fs";
 import { appendFile, open, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
+import { sleep } from "../base/sleep.js";
 import type { RayClusterManager } from "../cluster/manager.js";
 import { AUTOSCALER_STOP_FILE, clusterJobPattern, parseJobName } from "../cluster/state.js";
 import type { ClusterSpec } from "../config/normalise.js";
@@ -205,7 +207,8 @@ export class Autoscaler {
           r.outcome === "skipped"
             ? Math.min(30_000, this.spec.autoscaler.intervalMs * 2 ** Math.min(5, this.failuresInRow))
             : Math.min(this.spec.autoscaler.intervalMs, soon === undefined ? Number.POSITIVE_INFINITY : soon + r.ms);
-        await sleep(Math.max(0, wait - (r.outcome === "ok" ? r.ms : 0)), signal);
+        // an abort ends the wait at once; the loop then sees it
+        await sleep(Math.max(0, wait - (r.outcome === "ok" ? r.ms : 0)), signal).catch(() => undefined);
       }
       await this.event("autoscaler-stopped", { why: "signal (its job or process ends)" });
       return "stopped";
@@ -607,18 +610,5 @@ export async function recentEvents(stateDir: string, n = 10): Promise<Autoscaler
     } catch {
       return [];
     }
-  });
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve();
-    const t = setTimeout(done, ms);
-    function done() {
-      clearTimeout(t);
-      signal?.removeEventListener("abort", done);
-      resolve();
-    }
-    signal?.addEventListener("abort", done, { once: true });
   });
 }

@@ -5,8 +5,9 @@
  * RAY_ADDRESS is the GCS (what `ray status`, `ray logs`, `ray job`, `ray list` need). `--client`
  * uses Ray Client instead (nothing started here; no Ray Data on Ray 2.58).
  */
+
+import { shellQuote } from "../base/shell.js";
 import { RayClusterManager } from "../cluster/manager.js";
-import { shellQuote } from "../sge/qsub.js";
 import { progress, specFrom, UsageError } from "./common.js";
 
 export interface EnvOptions {

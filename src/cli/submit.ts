@@ -7,10 +7,10 @@
  * `ray-sge job` follows it.
  */
 import { hostname, userInfo } from "node:os";
+import { shellWord } from "../base/shell.js";
 import { RayClusterManager } from "../cluster/manager.js";
 import { isTerminal, JobsClient, type RayJob } from "../ray/jobs.js";
 import { packageWorkingDir } from "../ray/package.js";
-import { shellWord } from "../sge/qsub.js";
 import { progress, specFrom, UsageError } from "./common.js";
 
 export interface SubmitOptions {

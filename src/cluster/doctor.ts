@@ -4,11 +4,11 @@
  * `probeNetwork`).
  */
 import { join } from "node:path";
+import { shellQuote } from "../base/shell.js";
 import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
 import type { Queue, SgeClient } from "../sge/client.js";
 import type { Complex, ParallelEnvironment } from "../sge/qconf.js";
 import type { ExecHost } from "../sge/qhost.js";
-import { shellQuote } from "../sge/qsub.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 

@@ -11,7 +11,7 @@
  * match by id; SIGTERM/SIGUSR1/SIGUSR2 (qdel with -notify, s_rt) stop this job's Ray gracefully.
  * Never `ray stop`.
  */
-import { shellQuote } from "../sge/qsub.js";
+import { shellQuote } from "../base/shell.js";
 import { AUTOSCALER_STOP_FILE } from "./state.js";
 
 export interface ScriptInput {

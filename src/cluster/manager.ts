@@ -4,10 +4,12 @@
  * names and context) and in the cluster's state directory, so a new process picks up where another
  * left off, and `shutdown` works from Grid Engine alone.
  */
+
 import { spawn } from "node:child_process";
 import { open, readFile, rename, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sleep } from "../base/sleep.js";
 import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
 import { GcsClient } from "../ray/gcs.js";
 import type { AutoscalingState } from "../ray/messages.js";
@@ -208,25 +210,7 @@ export function stuckDeletionMessage(cluster: string, left: readonly JobEntry[],
   return `${jobsText(left)} still in Grid Engine ${waitedS} s after qdel: the execution daemon of ${hosts.join(", ")} has not confirmed the end (is sge_execd down there?). Grid Engine stops and removes them when it answers again${head ? "; until then the head's Ray runs on" : "; their Ray nodes have stopped already (a node ends 10 s after its head)"}. A Grid Engine manager can remove them now: qdel -f ${ids}. Run ray-sge down again to check.`;
 }
 
-/** The user interrupted (Ctrl-C): the CLI exits 130. */
-export class InterruptedError extends Error {
-  override readonly name = "InterruptedError";
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise<void>((resolve, reject) => {
-    if (signal?.aborted) return reject(new InterruptedError("interrupted"));
-    const onAbort = () => {
-      clearTimeout(t);
-      reject(new InterruptedError("interrupted"));
-    };
-    const t = setTimeout(() => {
-      signal?.removeEventListener("abort", onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener("abort", onAbort, { once: true });
-  });
-}
+export { InterruptedError } from "../base/sleep.js";
 
 export class RayClusterManager {
   readonly sge: SgeClient;

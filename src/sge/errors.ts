@@ -4,6 +4,8 @@
  * `classifyFailure` is a pure function over a command's outcome, tested on recorded real outputs.
  */
 
+import { shellWord } from "../base/shell.js";
+
 export type SgeErrorKind =
   /** qmaster is down or unreachable: nothing is known about jobs right now. */
   | "qmaster-unreachable"
@@ -157,11 +159,7 @@ function rejectionAdvice(reason: string): string {
 
 /** A one-line rendering of argv that a user could paste into a shell. */
 export function formatArgv(argv: readonly string[]): string {
-  return argv.map(shellQuoteForDisplay).join(" ");
-}
-
-function shellQuoteForDisplay(a: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`;
+  return argv.map(shellWord).join(" ");
 }
 
 function commandName(argv: readonly string[]): string {

@@ -1,3 +1,4 @@
+export { shellQuote } from "../base/shell.js";
 export * from "./client.js";
 export * from "./errors.js";
 export type { AccountingRecord } from "./qacct.js";
@@ -31,7 +32,6 @@ export {
   buildSubmission,
   parseSubmitOutput,
   renderCommandScript,
-  shellQuote,
 } from "./qsub.js";
 export type { RunnerConfig, RunOptions, RunResult } from "./run.js";
 export { CommandRunner } from "./run.js";

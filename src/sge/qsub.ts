@@ -6,6 +6,8 @@
  * two-line /bin/sh script that `exec`s the argv, each word single-quoted, and send it on stdin with
  * directive parsing off (`-C ''`), so what the job receives equals what was passed, byte for byte.
  */
+
+import { shellQuote } from "../base/shell.js";
 import { invalidInput } from "./errors.js";
 import {
   checkArgvWord,
@@ -109,16 +111,6 @@ export interface SubmitResult {
   /** The array's task range when the job is an array job. */
   tasks?: TaskRange;
   argv: readonly string[];
-}
-
-/** POSIX single-quoting: safe for every byte but NUL. */
-export function shellQuote(word: string): string {
-  return `'${word.replace(/'/g, `'\\''`)}'`;
-}
-
-/** Like shellQuote, but a word of only safe characters stays bare (for commands people read). */
-export function shellWord(word: string): string {
-  return /^[A-Za-z0-9_@%+=:,./-]+$/.test(word) ? word : shellQuote(word);
 }
 
 /** The script that runs `command args...` exactly. */
