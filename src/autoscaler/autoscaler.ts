@@ -12,14 +12,14 @@
  */
 
 import { existsSync } from "node:fs";
-import { appendFile, open, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { appendFile, open, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { sleep } from "../base/sleep.js";
 import type { RayClusterManager } from "../cluster/manager.js";
-import { AUTOSCALER_STOP_FILE, clusterJobPattern, parseJobName } from "../cluster/state.js";
+import { AUTOSCALER_STOP_FILE, clusterJobPattern, gcsAddress, parseJobName } from "../cluster/state.js";
 import type { ClusterSpec } from "../config/normalise.js";
-import { GcsClient } from "../ray/gcs.js";
+import type { GcsClient } from "../ray/gcs.js";
 import type { ClusterResourceState } from "../ray/messages.js";
 import type { JobEntry } from "../sge/qstat.js";
 import { formatRuntime } from "../sge/qsub.js";
@@ -229,11 +229,10 @@ export class Autoscaler {
     this.gcsCheckedAt = this.now();
     const head = await this.manager.state.readHeadInfo();
     if (!head) return undefined;
-    const addr = `${head.ip}:${head.gcs_port}`;
+    const addr = gcsAddress(head);
     if (this.gcs && this.gcsFor === addr) return this.gcs;
     this.gcs?.close();
-    const token = (await readFile(this.manager.state.tokenPath, "utf8")).trim();
-    this.gcs = new GcsClient({ address: addr, token, timeoutMs: 5000 });
+    this.gcs = await this.manager.state.gcsClient(head, 5000);
     this.gcsFor = addr;
     this.headJob = Number(head.job_id);
     return this.gcs;

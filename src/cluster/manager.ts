@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { sleep } from "../base/sleep.js";
 import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
-import { GcsClient } from "../ray/gcs.js";
+import type { GcsClient } from "../ray/gcs.js";
 import type { AutoscalingState } from "../ray/messages.js";
 import { type PendingDemand, pendingDemandFrom, type RayNode, rayNodesFrom } from "../ray/nodes.js";
 import { SgeClient } from "../sge/client.js";
@@ -29,6 +29,7 @@ import {
   askAutoscalerToStop,
   clearAutoscalerStop,
   clusterJobPattern,
+  gcsAddress,
   type HeadInfo,
   headJobName,
   jobContext,
@@ -606,11 +607,10 @@ export class RayClusterManager {
 
   /** A gRPC client of the head's GCS with the cluster's token (one per address, kept). */
   async gcs(info: HeadInfo): Promise<GcsClient> {
-    const address = `${info.ip}:${info.gcs_port}`;
+    const address = gcsAddress(info);
     let c = this.gcsClients.get(address);
     if (!c) {
-      const token = (await readFile(this.state.tokenPath, "utf8")).trim();
-      c = new GcsClient({ address, token });
+      c = await this.state.gcsClient(info);
       this.gcsClients.set(address, c);
     }
     return c;

@@ -5,9 +5,15 @@
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { GcsClient } from "../ray/gcs.js";
 
 /** `down` writes it in the state dir; the autoscaler stops while it is there (its supervisor waits). */
 export const AUTOSCALER_STOP_FILE = "autoscaler.stop";
+
+/** "ip:port" of a head's GCS. */
+export function gcsAddress(info: HeadInfo): string {
+  return `${info.ip}:${info.gcs_port}`;
+}
 
 /** Ask a running autoscaler to stop before it acts again (used by `down`): it checks before each round and submission. */
 export async function askAutoscalerToStop(stateDir: string): Promise<void> {
@@ -78,6 +84,12 @@ export class StateDir {
 
   get tokenPath(): string {
     return join(this.path, "token");
+  }
+
+  /** The one way to a cluster's GCS: the head's address (head.json) and the cluster's token. */
+  async gcsClient(info: HeadInfo, timeoutMs?: number): Promise<GcsClient> {
+    const token = (await readFile(this.tokenPath, "utf8")).trim();
+    return new GcsClient({ address: gcsAddress(info), token, ...(timeoutMs ? { timeoutMs } : {}) });
   }
   get headInfoPath(): string {
     return join(this.path, "head.json");
