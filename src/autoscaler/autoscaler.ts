@@ -125,7 +125,8 @@ interface KnownWorker {
 }
 
 export class Autoscaler {
-  readonly events: string;
+  /** The events log (events.jsonl in the state dir). */
+  readonly eventsFile: string;
   private readonly log: (line: string) => void;
   private readonly now: () => number;
   private memory: PlannerMemory = emptyMemory();
@@ -162,7 +163,7 @@ export class Autoscaler {
     readonly manager: RayClusterManager,
     private readonly options: AutoscalerOptions = {},
   ) {
-    this.events = join(manager.state.path, "events.jsonl");
+    this.eventsFile = join(manager.state.path, "events.jsonl");
     this.log = options.log ?? (() => {});
     this.now = options.now ?? Date.now;
     // increasing across restarts, as Ray wants of autoscaler_state_version
@@ -182,7 +183,7 @@ export class Autoscaler {
         .map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
         .join("")}`,
     );
-    await appendFile(this.events, `${JSON.stringify(e)}\n`, { mode: 0o600 }).catch(() => undefined);
+    await appendFile(this.eventsFile, `${JSON.stringify(e)}\n`, { mode: 0o600 }).catch(() => undefined);
   }
 
   /** Run rounds until the head goes away, a stop is asked for (`down`), or the signal aborts. */

@@ -92,7 +92,7 @@ describe("autoscaler loop: no action without an answer", () => {
     expect(r.outcome).toBe("skipped");
     expect(r.error).toMatch(/^qstat failed: .*qmaster/);
     expect(existsSync(join(dir, "qsub-calls"))).toBe(false);
-    expect(readFileSync(autoscaler.events, "utf8")).toContain('"event":"round-skipped"');
+    expect(readFileSync(autoscaler.eventsFile, "utf8")).toContain('"event":"round-skipped"');
   });
 
   it("the GCS does not answer: skipped, never read as 'the nodes are gone'", async () => {
@@ -107,7 +107,7 @@ describe("autoscaler loop: no action without an answer", () => {
     const { autoscaler } = await setup("empty");
     expect((await autoscaler.round()).outcome).toBe("head-gone");
     expect(await autoscaler.run()).toBe("head-gone");
-    expect(readFileSync(autoscaler.events, "utf8")).toMatch(
+    expect(readFileSync(autoscaler.eventsFile, "utf8")).toMatch(
       /"event":"autoscaler-stopped","why":"the head job is gone"/,
     );
   });
