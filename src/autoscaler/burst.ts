@@ -33,8 +33,10 @@ export const DEFAULT_BURST: BurstSettings = {
 };
 
 export interface BurstMemory {
-  /** Since when some task/actor demand has been waiting (unbroken). */
+  /** Since when some task/actor demand has been waiting (unbroken, but for blinks shorter than `blinkMs`). */
   since?: number;
+  /** Since when none has been waiting, while that is shorter than `blinkMs`. */
+  noneSince?: number;
   /** When its count last grew. */
   rose?: number;
   /** Recent (time, waiting count) samples, oldest first, within windowMs. */
@@ -73,6 +75,9 @@ function median(xs: readonly number[]): number {
   return s[Math.floor(s.length / 2)] as number;
 }
 
+/** No demand for less than this is a blink, not the end of the demand. */
+const BLINK_MS = 1_500;
+
 export function burstGate(input: BurstInput, prev: BurstMemory | undefined, settings: BurstSettings): BurstVerdict {
   const { now } = input;
   const before = prev ?? emptyBurstMemory();
@@ -89,16 +94,26 @@ export function burstGate(input: BurstInput, prev: BurstMemory | undefined, sett
   };
   const arrivalMs = memory.arrivals.length > 0 ? median(memory.arrivals) : settings.defaultArrivalMs;
   if (input.waitingCount === 0) {
-    memory.samples = [];
+    // a blink (a task's lease moving between raylets shows as no demand for a moment) keeps its age
+    const noneSince = before.noneSince ?? now;
+    if (before.since !== undefined && now - noneSince < BLINK_MS) {
+      memory.since = before.since;
+      memory.noneSince = noneSince;
+      if (before.rose !== undefined) memory.rose = before.rose;
+    } else memory.samples = [];
     return { memory, arrivalMs };
   }
-  memory.since = before.since ?? now;
-  const last = before.samples.at(-1);
-  memory.rose = before.since === undefined || (last && input.waitingCount > last[1]) ? now : before.rose;
-  const age = now - memory.since;
+  // demand back after more than a blink is new demand
+  const fresh = before.since === undefined || (before.noneSince !== undefined && now - before.noneSince >= BLINK_MS);
+  if (fresh) memory.samples = [[now, input.waitingCount]];
+  const since = fresh ? now : (before.since as number);
+  memory.since = since;
+  const last = before.samples.filter(([, c]) => c > 0).at(-1);
+  memory.rose = fresh || (last && input.waitingCount > last[1]) ? now : before.rose;
+  const age = now - since;
   const grace = Math.min(
     settings.maxGraceMs,
-    Math.max(settings.graceMs, (memory.rose ?? memory.since) - memory.since + settings.graceMs),
+    Math.max(settings.graceMs, (memory.rose ?? since) - since + settings.graceMs),
   );
   if (age < grace)
     return {

@@ -3,7 +3,7 @@
  * shared filesystem (0700: token 0600, head.json, logs/, scripts/).
  */
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { chmod, link, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { GcsClient } from "../ray/gcs.js";
 
@@ -119,8 +119,19 @@ export class StateDir {
       if ((s.mode & 0o077) !== 0) await chmod(this.tokenPath, 0o600);
       return false;
     } catch {
-      await writeFile(this.tokenPath, randomBytes(32).toString("hex"), { mode: 0o600, flag: "wx" });
-      return true;
+      // written whole, then linked into place: two `up` at once get one token, and no reader ever
+      // sees a half-written one (link fails if the name exists; measured: wx alone raced, EEXIST)
+      const tmp = `${this.tokenPath}.${process.pid}.${randomBytes(4).toString("hex")}`;
+      await writeFile(tmp, randomBytes(32).toString("hex"), { mode: 0o600, flag: "wx" });
+      try {
+        await link(tmp, this.tokenPath);
+        return true;
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === "EEXIST") return false;
+        throw e;
+      } finally {
+        await rm(tmp, { force: true });
+      }
     }
   }
 

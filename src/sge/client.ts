@@ -301,7 +301,17 @@ export class SgeClient {
     const unanswered = refs.filter((ref) => !answered.has(ref) && !answered.has(ref.split(".")[0] as string));
     // a non-zero exit is a failure unless qdel answered for every job (or only said they are gone)
     const allGone = results.every((x) => x.outcome === "gone");
-    if (r.exitCode !== 0 && (results.length === 0 || (unanswered.length > 0 && !allGone))) throw classifyFailure(r);
+    if (r.exitCode !== 0 && (results.length === 0 || (unanswered.length > 0 && !allGone))) {
+      const f = classifyFailure(r);
+      if (results.length === 0 || f.kind !== "command-failed") throw f;
+      // some answered: name the ones that did not, with everything qdel said
+      const said = `${r.stdout}\n${r.stderr}`.trim().split("\n").slice(0, 20).join(" | ");
+      throw new SgeCommandError({
+        ...r,
+        kind: f.kind,
+        message: `qdel gave no answer for ${unanswered.join(", ")} (exit code ${r.exitCode}); it said: ${said}`,
+      });
+    }
     return results;
   }
 

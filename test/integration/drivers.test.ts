@@ -266,7 +266,11 @@ ${RAY}/ray status 2>&1 | tail -1; rm -f $HOME/.wrong-token`,
         ],
         { encoding: "utf8", timeout: 90_000 },
       );
-    const connected = client(true);
+    // Ray's own bug (ray-project/ray#63202, open): the Ray Client proxier's specific server dies at
+    // fork now and then ("Initialization failure from server", ZombieProcess); seen in 1 of 3 fresh
+    // runs here. Another try is a new specific server; any other failure fails at once.
+    let connected = client(true);
+    for (let i = 0; i < 2 && /Initialization failure from server/.test(connected.stderr); i++) connected = client(true);
     expect(connected.stdout, `${connected.error ?? ""} ${connected.stderr.slice(-3000)}`).toContain("CONNECTED True");
     const refused = client(false);
     expect(refused.status).not.toBe(0);

@@ -1,6 +1,6 @@
 // The cluster lock on a real filesystem: one holder at a time, stale locks taken over, never another's
 // lock removed. (Across hosts and processes for real: test/integration/faults.test.ts, two `up`.)
-import { mkdtempSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } from "node:fs";
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -77,5 +77,18 @@ describe("withClusterLock", () => {
 
   it("with no state directory, runs unlocked (Grid Engine decides)", async () => {
     expect(await withClusterLock(join(dir(), "gone"), "down", async () => "ran")).toBe("ran");
+  });
+});
+
+describe("StateDir.ensure", () => {
+  // (the race itself showed across processes: two `up` at once, one failed with EEXIST; faults.test.ts)
+  it("many at once make one token, whole, and every caller reads it", async () => {
+    const { StateDir } = await import("../../src/cluster/state.js");
+    const path = join(dir(), "c");
+    const results = await Promise.all(Array.from({ length: 50 }, () => new StateDir(path).ensure()));
+    expect(results.filter(Boolean)).toHaveLength(1);
+    const token = readFileSync(join(path, "token"), "utf8");
+    expect(token).toMatch(/^[0-9a-f]{64}$/);
+    expect(readdirSync(path).sort()).toEqual(["logs", "token"]);
   });
 });

@@ -680,6 +680,28 @@ describe("bursts and upscaling_speed (the defaults)", () => {
     expect(ps[6]?.held.join()).toMatch(/86 task\(s\) waiting drain in about 2\.3 s at the current rate/);
   });
 
+  it("a task whose lease blinks out of the GCS's view for a moment keeps its age (a retried task after a node died)", () => {
+    const ps = rounds([
+      [0, 1],
+      [0.5, 0],
+      [1, 1],
+      [1.5, 0],
+      [2, 1],
+    ]);
+    expect(ps.slice(0, 4).flatMap((p) => p.launch)).toEqual([]);
+    expect(ps[4]?.launch.reduce((n, l) => n + l.count, 0)).toBe(1);
+  });
+
+  it("demand gone for longer than a blink starts afresh", () => {
+    const ps = rounds([
+      [0, 1],
+      [0.5, 0],
+      [2.5, 1],
+      [3, 1],
+    ]);
+    expect(ps.flatMap((p) => p.launch)).toEqual([]);
+  });
+
   it("demand that keeps growing is launched for within 3 s of showing", () => {
     const ps = rounds([
       [0, 2],
