@@ -33,9 +33,9 @@ export const DEFAULT_BURST: BurstSettings = {
 };
 
 export interface BurstMemory {
-  /** Since when some task/actor demand has been waiting (unbroken, but for blinks shorter than `blinkMs`). */
+  /** Since when some task/actor demand has been waiting (unbroken, but for blinks shorter than BLINK_MS). */
   since?: number;
-  /** Since when none has been waiting, while that is shorter than `blinkMs`. */
+  /** Since when none has been waiting, while that is shorter than BLINK_MS. */
   noneSince?: number;
   /** When its count last grew. */
   rose?: number;
