@@ -297,7 +297,8 @@ export class SgeClient {
         message: `qdel: not allowed to delete ${denied.map((d) => d.job).join(", ")}: ${denied[0]?.message}`,
       });
     }
-    const answered = new Set(results.map((x) => x.job));
+    // qdel may answer for a job ("493") or for each of its tasks ("492.1"): either answers the job
+    const answered = new Set(results.flatMap((x) => [x.job, x.job.split(".")[0] as string]));
     const unanswered = refs.filter((ref) => !answered.has(ref) && !answered.has(ref.split(".")[0] as string));
     // a non-zero exit is a failure unless qdel answered for every job (or only said they are gone)
     const allGone = results.every((x) => x.outcome === "gone");

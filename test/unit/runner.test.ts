@@ -145,6 +145,22 @@ describe("deleteJobs", () => {
     ]);
   });
 
+  it("counts a job as answered when qdel answered for its tasks (recorded: execd of one host killed)", async () => {
+    const env = fakeBin({
+      qdel: `cat <<'EOF'\n${fixture("qdel-execd-down-mixed.out").trim()}\nEOF\nexit 1`,
+    });
+    const results = await new SgeClient({ env }).deleteJobs([491, 492, 493]);
+    expect(results.map((r) => `${r.job}:${r.outcome}`)).toEqual([
+      "491:deleting",
+      "492.1:deleting",
+      "493.1:deleting",
+      "493.2:deleting",
+      "493:deleting",
+      "493.4:deleting",
+      "493.5:deleting",
+    ]);
+  });
+
   it("throws permission-denied for another user's job", async () => {
     const env = fakeBin({
       qdel: `echo '${fixture("qdel-permission.out").trim()}'; exit 1`,
