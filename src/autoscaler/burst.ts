@@ -6,8 +6,10 @@
  *
  * - Demand younger than `graceMs` waits: a new Ray job's worker processes take seconds to start
  *   before any of its tasks ends (measured on the testbed, 4 CPUs, the guide's app: 97 waiting, the
- *   first fall 1.9 s later, all gone 0.8 s after that). Demand still growing waits until `graceMs`
- *   after it last grew, up to `maxGraceMs` after it first showed: a burst shows in steps (6, then 97).
+ *   first fall 1.9 s later, all gone 0.8 s after that). The age of demand that grew is counted from
+ *   when its tasks showed, on average (count-weighted): a burst shows in steps (6, then 97), and its
+ *   bulk is as young as the 97; a backlog that grows by one (6, then 7) is as old as the 6. Growing
+ *   demand waits up to `maxGraceMs` after it first showed.
  *   The head job has the GCS ask the raylets for their queues every 250 ms (Ray's default: 1 s), so
  *   these ages are seen to a quarter second.
  * - Demand that is draining (its count is below its peak of the last `windowMs`) waits while the
@@ -37,7 +39,7 @@ export interface BurstMemory {
   since?: number;
   /** Since when none has been waiting, while that is shorter than BLINK_MS. */
   noneSince?: number;
-  /** When its count last grew. */
+  /** When its tasks showed, on average (each rise weighs as many as it added). */
   rose?: number;
   /** Recent (time, waiting count) samples, oldest first, within windowMs. */
   samples: [number, number][];
@@ -109,12 +111,16 @@ export function burstGate(input: BurstInput, prev: BurstMemory | undefined, sett
   const since = fresh ? now : (before.since as number);
   memory.since = since;
   const last = before.samples.filter(([, c]) => c > 0).at(-1);
-  memory.rose = fresh || (last && input.waitingCount > last[1]) ? now : before.rose;
+  const prevCount = last?.[1] ?? 0;
+  const prevRose = before.rose ?? since;
+  memory.rose =
+    fresh || prevCount === 0
+      ? now
+      : input.waitingCount > prevCount
+        ? (prevCount * prevRose + (input.waitingCount - prevCount) * now) / input.waitingCount
+        : prevRose;
   const age = now - since;
-  const grace = Math.min(
-    settings.maxGraceMs,
-    Math.max(settings.graceMs, (memory.rose ?? since) - since + settings.graceMs),
-  );
+  const grace = Math.min(settings.maxGraceMs, Math.max(settings.graceMs, memory.rose - since + settings.graceMs));
   if (age < grace)
     return {
       memory,

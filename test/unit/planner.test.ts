@@ -677,8 +677,9 @@ describe("bursts and upscaling_speed (the defaults)", () => {
     ]);
     expect(launched(ps)).toBe(0);
     expect(ps[0]?.held.join()).toMatch(/6 task\(s\)\/actor\(s\) waiting for 0\.0 s: most bursts drain within 2\.0 s/);
-    expect(ps[2]?.held.join()).toMatch(/97 task\(s\)\/actor\(s\) waiting for 0\.9 s: most bursts drain within 2\.9 s/);
-    expect(ps[2]?.recheckInMs).toBe(2000);
+    // the 97 weigh more than the 7 before them: the grace ends 2 s after the tasks showed, on average
+    expect(ps[2]?.held.join()).toMatch(/97 task\(s\)\/actor\(s\) waiting for 0\.9 s: most bursts drain within 2\.8 s/);
+    expect(ps[2]?.recheckInMs).toBeCloseTo(1940, 0);
     expect(ps[6]?.held.join()).toMatch(/86 task\(s\) waiting drain in about 2\.3 s at the current rate/);
   });
 
@@ -714,6 +715,17 @@ describe("bursts and upscaling_speed (the defaults)", () => {
     ]);
     expect(launched(ps.slice(0, 4))).toBe(0);
     expect(launched(ps.slice(4, 5))).toBeGreaterThan(0);
+  });
+
+  it("a backlog that grows by one (6, then 7: the GCS's samples of 8 long tasks on a 1-CPU head) keeps its age", () => {
+    const ps = rounds([
+      [0, 6],
+      [1, 7],
+      [2.2, 7],
+    ]);
+    expect(launched(ps.slice(0, 2))).toBe(0);
+    expect(ps[1]?.recheckInMs).toBeCloseTo(1143, 0);
+    expect(launched(ps.slice(2, 3))).toBeGreaterThan(0);
   });
 
   it("draining work (30 tasks of 0.5 s on 4 CPUs) waits while it would be done before a worker arrives", () => {
