@@ -10,8 +10,10 @@ export * from "./sge/index.js";
 export { VERSION } from "./version.js";
 
 export const sge: SgeClient = new SgeClient();
-export { Autoscaler, plannerSettings, plannerTypes, recentEvents } from "./autoscaler/autoscaler.js";
+export { Autoscaler } from "./autoscaler/autoscaler.js";
+export { recentEvents } from "./autoscaler/events.js";
 export * as planner from "./autoscaler/planner.js";
+export { plannerSettings, plannerTypes } from "./autoscaler/settings.js";
 export {
   ClusterError,
   type ClusterStatus,
@@ -20,7 +22,7 @@ export {
   type ScaleResult,
   type UpResult,
 } from "./cluster/manager.js";
-export type { HeadInfo } from "./cluster/state.js";
+export type { HeadInfo } from "./cluster/state-dir.js";
 export * from "./config/index.js";
 export { GcsClient, GcsError } from "./ray/gcs.js";
 export type * from "./ray/messages.js";

@@ -11,22 +11,17 @@
  * "the nodes are gone".
  */
 
-import { existsSync } from "node:fs";
-import { appendFile, open, rename, rm, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join } from "node:path";
 import { sleep } from "../base/sleep.js";
-import type { RayClusterManager } from "../cluster/manager.js";
-import { AUTOSCALER_STOP_FILE, clusterJobPattern, gcsAddress, parseJobName } from "../cluster/state.js";
+import type { ClusterHandle } from "../cluster/handle.js";
+import { clusterJobPattern, parseJobName, workerJobName } from "../cluster/identity.js";
+import { gcsAddress, LOG_NAMES } from "../cluster/state-dir.js";
 import type { ClusterSpec } from "../config/normalise.js";
 import type { GcsClient } from "../ray/gcs.js";
 import type { ClusterResourceState } from "../ray/messages.js";
 import type { JobEntry } from "../sge/qstat.js";
-import { formatRuntime } from "../sge/qsub.js";
-import { parseDuration } from "../sge/units.js";
-import { DEFAULT_BURST } from "./burst.js";
+import type { AutoscalerEvent } from "./events.js";
 import {
-  DEFAULT_SETTINGS,
   type EndedJob,
   emptyMemory,
   type JobPhase,
@@ -38,38 +33,7 @@ import {
   recordFailure,
   type WorkerJob,
 } from "./planner.js";
-
-/** Pure: the planner's view of the config's worker types. */
-export function plannerTypes(spec: ClusterSpec): PlannerNodeType[] {
-  return spec.workerTypes.map((t) => {
-    const resources: Record<string, number> = { CPU: t.slots, ...t.customResources };
-    if (t.gpus > 0) resources.GPU = t.gpus;
-    if (t.memoryBytes !== undefined) resources.memory = t.memoryBytes;
-    const p: PlannerNodeType = {
-      name: t.name,
-      resources,
-      labels: t.labels,
-      minWorkers: t.minWorkers,
-      maxWorkers: t.maxWorkers,
-    };
-    if (t.sge.hardRuntime !== undefined) {
-      p.walltimeS = parseDuration(formatRuntime("h_rt", t.sge.hardRuntime)) ?? 0;
-      p.walltimeMarginMs = spec.autoscaler.walltimeMarginMs ?? Math.min(300_000, p.walltimeS * 100);
-    }
-    return p;
-  });
-}
-
-export function plannerSettings(spec: ClusterSpec): PlannerSettings {
-  return {
-    ...DEFAULT_SETTINGS,
-    idleTimeoutMs: spec.idleTimeoutMinutes * 60_000,
-    cancelAfterMs: spec.autoscaler.queuedGraceMs,
-    backoffBaseMs: spec.autoscaler.failureBackoffMs,
-    upscalingSpeed: spec.autoscaler.upscalingSpeed ?? 1,
-    burst: (spec.autoscaler.waitForBursts ?? true) ? DEFAULT_BURST : undefined,
-  };
-}
+import { plannerSettings, plannerTypes } from "./settings.js";
 
 function phaseOf(status: JobEntry["status"]): JobPhase | undefined {
   switch (status) {
@@ -87,12 +51,6 @@ function phaseOf(status: JobEntry["status"]): JobPhase | undefined {
   }
 }
 
-export interface AutoscalerEvent {
-  time: string;
-  event: string;
-  [k: string]: unknown;
-}
-
 export interface RoundResult {
   /** "ok": planned and acted; "skipped": Grid Engine or the GCS did not answer; "head-gone": stop. */
   outcome: "ok" | "skipped" | "head-gone" | "stopped";
@@ -108,7 +66,6 @@ export interface AutoscalerOptions {
   now?: () => number;
 }
 
-const STOP_FILE = AUTOSCALER_STOP_FILE;
 /**
  * At rest (nothing on its way, nothing to do, Ray's nodes unchanged), Grid Engine is asked this often:
  * a qstat costs its host 70-90 ms of CPU (measured on the testbed), more than a second of our rounds.
@@ -125,8 +82,6 @@ interface KnownWorker {
 }
 
 export class Autoscaler {
-  /** The events log (events.jsonl in the state dir). */
-  readonly eventsFile: string;
   private readonly log: (line: string) => void;
   private readonly now: () => number;
   private memory: PlannerMemory = emptyMemory();
@@ -160,20 +115,19 @@ export class Autoscaler {
   private qstatCalls = 0;
 
   constructor(
-    readonly manager: RayClusterManager,
+    readonly cluster: ClusterHandle,
     private readonly options: AutoscalerOptions = {},
   ) {
-    this.eventsFile = join(manager.state.path, "events.jsonl");
     this.log = options.log ?? (() => {});
     this.now = options.now ?? Date.now;
     // increasing across restarts, as Ray wants of autoscaler_state_version
     this.version = Date.now();
-    this.types = plannerTypes(manager.spec);
-    this.settings = plannerSettings(manager.spec);
+    this.types = plannerTypes(cluster.spec);
+    this.settings = plannerSettings(cluster.spec);
   }
 
   get spec(): ClusterSpec {
-    return this.manager.spec;
+    return this.cluster.spec;
   }
 
   async event(event: string, fields: Record<string, unknown> = {}): Promise<void> {
@@ -183,7 +137,7 @@ export class Autoscaler {
         .map(([k, v]) => ` ${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
         .join("")}`,
     );
-    await appendFile(this.eventsFile, `${JSON.stringify(e)}\n`, { mode: 0o600 }).catch(() => undefined);
+    await this.cluster.state.appendEvent(`${JSON.stringify(e)}\n`).catch(() => undefined);
   }
 
   /** Run rounds until the head goes away, a stop is asked for (`down`), or the signal aborts. */
@@ -215,25 +169,25 @@ export class Autoscaler {
       return "stopped";
     } finally {
       this.gcs?.close();
-      await rm(join(this.manager.state.path, "autoscaler.json"), { force: true }).catch(() => undefined);
+      await this.cluster.state.clearHeartbeat().catch(() => undefined);
     }
   }
 
   /** One stat a round (synchronous: cheaper than a promise through the thread pool, and the loop waits anyway). */
   private stopAsked(): boolean {
-    return existsSync(join(this.manager.state.path, STOP_FILE));
+    return this.cluster.state.stopAsked();
   }
 
   /** The GCS client; head.json is read again only every 10 s or after a GCS call failed. */
   private async client(): Promise<GcsClient | undefined> {
     if (this.gcs && !this.gcsFailed && this.now() - this.gcsCheckedAt < 10_000) return this.gcs;
     this.gcsCheckedAt = this.now();
-    const head = await this.manager.state.readHeadInfo();
+    const head = await this.cluster.state.readHeadInfo();
     if (!head) return undefined;
     const addr = gcsAddress(head);
     if (this.gcs && this.gcsFor === addr) return this.gcs;
     this.gcs?.close();
-    this.gcs = await this.manager.state.gcsClient(head, 5000);
+    this.gcs = await this.cluster.state.gcsClient(head, 5000);
     this.gcsFor = addr;
     this.headJob = Number(head.job_id);
     return this.gcs;
@@ -250,7 +204,7 @@ export class Autoscaler {
 
   /** Grid Engine's view of the cluster's jobs, fresh (one qstat), kept for the quiet rounds. */
   private async freshJobs(): Promise<JobEntry[]> {
-    const jobs = await this.manager.jobs();
+    const jobs = await this.cluster.jobs();
     this.qstatCalls++;
     this.jobsCache = { jobs, at: this.now() };
     return jobs;
@@ -404,7 +358,7 @@ export class Autoscaler {
     const ask = [...new Set(out.filter((w) => w.phase === "pending" || w.phase === "error").map((w) => w.jobId))];
     if (ask.some((id) => !this.reasons.has(id)) || now - this.reasonsAt >= 10_000) {
       if (ask.length > 0) {
-        const details = await this.manager.sge.jobDetails(clusterJobPattern(this.spec.name)).catch(() => undefined);
+        const details = await this.cluster.sge.jobDetails(clusterJobPattern(this.spec.name)).catch(() => undefined);
         if (details) {
           this.reasonsAt = now;
           for (const d of details) {
@@ -442,11 +396,11 @@ export class Autoscaler {
         this.deletedByUs.delete(id);
         continue;
       }
-      const [rec] = await this.manager.sge
-        .accounting(id, { name: `rsge-${this.spec.name}-w-${k.type}` })
+      const [rec] = await this.cluster.sge
+        .accounting(id, { name: workerJobName(this.spec.name, k.type) })
         .catch(() => [undefined]);
       const reason = rec
-        ? `ended with exit status ${rec.exitStatus}${rec.exitSignal ? ` (${rec.exitSignal})` : ""}${rec.failed ? `, failed ${rec.failed}${rec.failedReason ? ` (${rec.failedReason})` : ""}` : ""} on ${rec.host}; log: ${join(this.manager.state.logDir, `${k.type}.${k.jobId}.${id.split(".")[1]}.out`)}`
+        ? `ended with exit status ${rec.exitStatus}${rec.exitSignal ? ` (${rec.exitSignal})` : ""}${rec.failed ? `, failed ${rec.failed}${rec.failedReason ? ` (${rec.failedReason})` : ""}` : ""} on ${rec.host}; log: ${this.cluster.state.log(LOG_NAMES.worker(k.type, k.jobId, id.split(".")[1] as string))}`
         : "ended (no accounting record yet)";
       const e: EndedJob = { instanceId: id, type: k.type, endedMs: now, registered: k.registered, reason };
       // exit 140: SIGUSR2, which only qdel (with -notify) sends our jobs: deleted (by scale, by hand)
@@ -475,7 +429,7 @@ export class Autoscaler {
     if (p.cancel.length > 0) {
       const refs = p.cancel.map((c) => `${c.jobId}.${c.taskId}`);
       try {
-        await this.manager.sge.deleteJobs(refs);
+        await this.cluster.sge.deleteJobs(refs);
         for (const c of p.cancel) {
           this.deletedByUs.add(c.instanceId);
           await this.event("worker-deleted", { instance: c.instanceId, why: c.why });
@@ -506,7 +460,7 @@ export class Autoscaler {
       }
       const [job, task] = d.instanceId.split(".");
       try {
-        await this.manager.sge.deleteJobs([`${job}.${task}`]);
+        await this.cluster.sge.deleteJobs([`${job}.${task}`]);
         this.deletedByUs.add(d.instanceId);
         await this.event("scale-down", { instance: d.instanceId, why: d.why });
       } catch (e) {
@@ -517,7 +471,7 @@ export class Autoscaler {
       if (this.stopAsked()) return;
       try {
         const issued = this.now();
-        const r = await this.manager.addWorkers(l.type, l.count);
+        const r = await this.cluster.addWorkers(l.type, l.count);
         await this.event("scale-up", {
           type: l.type,
           count: l.count,
@@ -563,7 +517,6 @@ export class Autoscaler {
   private async heartbeat(p?: Plan, skipping?: string): Promise<void> {
     if (this.now() - this.lastHeartbeat < 2000) return;
     this.lastHeartbeat = this.now();
-    const file = join(this.manager.state.path, "autoscaler.json");
     const info = {
       pid: process.pid,
       host: hostname(),
@@ -580,35 +533,6 @@ export class Autoscaler {
         : {}),
       ...(skipping ? { skipping } : {}),
     };
-    await writeFile(`${file}.tmp`, JSON.stringify(info), { mode: 0o600 });
-    await rename(`${file}.tmp`, file);
+    await this.cluster.state.writeHeartbeat(info);
   }
-}
-
-/** The last `n` events of a cluster's log (reads only the end of the file: it grows with the cluster's life). */
-export async function recentEvents(stateDir: string, n = 10): Promise<AutoscalerEvent[]> {
-  let text: string;
-  try {
-    const f = await open(join(stateDir, "events.jsonl"), "r");
-    try {
-      const { size } = await f.stat();
-      const length = Math.min(size, 64 * 1024);
-      const buf = Buffer.alloc(length);
-      await f.read(buf, 0, length, size - length);
-      text = buf.toString("utf8");
-      // a cut first line is not JSON: dropped below
-    } finally {
-      await f.close();
-    }
-  } catch {
-    return [];
-  }
-  const lines = text.trimEnd().split("\n").slice(-n);
-  return lines.flatMap((l) => {
-    try {
-      return [JSON.parse(l) as AutoscalerEvent];
-    } catch {
-      return [];
-    }
-  });
 }

@@ -2,7 +2,14 @@
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { clusterJobPattern, parseJobName } from "../cluster/state.js";
+import {
+  clusterJobPattern,
+  clusterOfHeadJob,
+  HEAD_JOB_PATTERN,
+  isClusterName,
+  parseJobName,
+} from "../cluster/identity.js";
+import { STATE_FILES } from "../cluster/state-dir.js";
 import { loadClusterSpec, normaliseConfig } from "../config/index.js";
 import type { ClusterSpec } from "../config/normalise.js";
 import { SgeClient } from "../sge/client.js";
@@ -31,8 +38,8 @@ export function defaultStateRoot(): string {
 
 /** A config file, or the name of a cluster brought up before (its config snapshot is in its state dir). */
 export async function specFrom(target: string): Promise<{ spec: ClusterSpec; file: string; warnings: string[] }> {
-  const isName = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/.test(target) && !/\.ya?ml$/.test(target);
-  const file = isName ? join(defaultStateRoot(), target, "config.yaml") : target;
+  const isName = isClusterName(target);
+  const file = isName ? join(defaultStateRoot(), target, STATE_FILES.config) : target;
   if (isName) {
     try {
       await readFile(file);
@@ -49,8 +56,6 @@ export function output(json: boolean | undefined, value: unknown, text: () => st
   process.stdout.write(json ? `${JSON.stringify(value, null, 2)}\n` : text());
 }
 
-const NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
-
 /**
  * Like specFrom, and when a cluster name has no config here (its state directory was lost), the
  * cluster as Grid Engine alone knows it: its jobs by name and `-ac ray_sge_cluster` context, with
@@ -63,7 +68,7 @@ export async function clusterFrom(
   try {
     return await specFrom(target);
   } catch (e) {
-    if (!(e instanceof UsageError) || !NAME.test(target) || /\.ya?ml$/.test(target)) throw e;
+    if (!(e instanceof UsageError) || !isClusterName(target)) throw e;
     const sge = new SgeClient();
     const details = await sge.jobDetails(clusterJobPattern(target));
     const ours = details.filter((d) => d.context.ray_sge_cluster === target && parseJobName(target, d.name));
@@ -72,18 +77,13 @@ export async function clusterFrom(
     return {
       spec,
       warnings: [],
-      lost: `cluster ${target}'s state directory is gone (no ${join(defaultStateRoot(), target, "config.yaml")}: config, token, address and logs): working from its ${ours.length} job(s) in Grid Engine (name ${clusterJobPattern(target)}, context ray_sge_cluster=${target})`,
+      lost: `cluster ${target}'s state directory is gone (no ${join(defaultStateRoot(), target, STATE_FILES.config)}: config, token, address and logs): working from its ${ours.length} job(s) in Grid Engine (name ${clusterJobPattern(target)}, context ray_sge_cluster=${target})`,
     };
   }
 }
 
 /** The clusters Grid Engine knows of for this user: names of head jobs carrying ray-sge's context. */
 export async function clustersInGridEngine(): Promise<string[]> {
-  const details = await new SgeClient().jobDetails("rsge-*-head");
-  const names = new Set<string>();
-  for (const d of details) {
-    const name = d.context.ray_sge_cluster;
-    if (name && d.name === `rsge-${name}-head`) names.add(name);
-  }
-  return [...names].sort();
+  const details = await new SgeClient().jobDetails(HEAD_JOB_PATTERN);
+  return [...new Set(details.map(clusterOfHeadJob).filter((n): n is string => n !== undefined))].sort();
 }

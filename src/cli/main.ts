@@ -41,7 +41,6 @@ export function buildProgram(): Command {
       const info = await gatherInfo(new SgeClient());
       process.stdout.write(opts.json ? `${JSON.stringify(info, null, 2)}\n` : renderInfo(info));
     });
-  const cluster = () => import("./cluster.js");
   program
     .command("up")
     .argument("<config>", "the cluster config (YAML), or the name of a cluster brought up before")
@@ -50,7 +49,7 @@ export function buildProgram(): Command {
     .option("--timeout <seconds>", "give up (and delete what was submitted) after this long", "600")
     .option("--autoscaler <mode>", "head (in the head job), local (on this host) or off; default: the config's")
     .action(async (config: string, opts: { json?: boolean; timeout?: string; autoscaler?: string }) =>
-      (await cluster()).upCommand(config, opts),
+      (await import("./up.js")).upCommand(config, opts),
     );
   program
     .command("autoscaler")
@@ -61,7 +60,7 @@ export function buildProgram(): Command {
     .option("--mode <words>", "how it says where it runs (autoscaler.json, events)")
     .option("--once", "plan and act once, print the round as JSON")
     .action(async (target: string, opts: { mode?: string; once?: boolean }) =>
-      (await cluster()).autoscalerCommand(target, opts),
+      (await import("./autoscaler.js")).autoscalerCommand(target, opts),
     );
   program
     .command("down")
@@ -70,7 +69,7 @@ export function buildProgram(): Command {
     .option("--json", "print JSON for scripts")
     .option("--timeout <seconds>", "stop waiting for Grid Engine to remove the jobs after this long", "120")
     .action(async (target: string, opts: { json?: boolean; timeout?: string }) =>
-      (await cluster()).downCommand(target, opts),
+      (await import("./down.js")).downCommand(target, opts),
     );
   program
     .command("status")
@@ -79,7 +78,7 @@ export function buildProgram(): Command {
     .option("--json", "print JSON for scripts (with --watch: one document per line)")
     .option("-w, --watch [seconds]", "refresh until Ctrl-C (default every 2 s)")
     .action(async (target: string, opts: { json?: boolean; watch?: string | boolean }) =>
-      (await cluster()).statusCommand(target, opts),
+      (await import("./status.js")).statusCommand(target, opts),
     );
   program
     .command("env")
@@ -144,7 +143,7 @@ export function buildProgram(): Command {
       async (
         target: string,
         opts: { node?: string; follow?: boolean; lines?: string; json?: boolean; ray?: boolean; file?: string },
-      ) => (await cluster()).logsCommand(target, opts),
+      ) => (await import("./logs.js")).logsCommand(target, opts),
     );
   program
     .command("scale")
@@ -155,7 +154,7 @@ export function buildProgram(): Command {
     .option("--json", "print JSON for scripts")
     .description("grow (array jobs) or shrink (pending first, then idle nodes drained through Ray) a worker type")
     .action(async (target: string, opts: { workers: string; type?: string; force?: boolean; json?: boolean }) =>
-      (await cluster()).scaleCommand(target, opts),
+      (await import("./scale.js")).scaleCommand(target, opts),
     );
   program
     .command("doctor")
@@ -167,13 +166,13 @@ export function buildProgram(): Command {
     .option("--no-probes", "skip the probe jobs")
     .option("--json", "print JSON for scripts")
     .action(async (config: string | undefined, opts: { json?: boolean; probes?: boolean }) => {
-      commandExitCode = await (await cluster()).doctorCommand(config, opts);
+      commandExitCode = await (await import("./doctor.js")).doctorCommand(config, opts);
     });
   program
     .command("list")
     .description("your clusters: jobs, head state, address")
     .option("--json", "print JSON for scripts")
-    .action(async (opts: { json?: boolean }) => (await cluster()).listCommand(opts));
+    .action(async (opts: { json?: boolean }) => (await import("./list.js")).listCommand(opts));
   return program;
 }
 

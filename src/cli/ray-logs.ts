@@ -5,7 +5,7 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { StateDir } from "../cluster/state.js";
+import { StateDir } from "../cluster/state-dir.js";
 import { progress, specFrom, UsageError } from "./common.js";
 
 export interface KeptFile {

@@ -4,7 +4,7 @@
  * address (head.json) and Grid Engine's view of the head job.
  */
 import type { JobEntry } from "../sge/qstat.js";
-import type { HeadInfo } from "./state.js";
+import type { HeadInfo } from "./state-dir.js";
 
 export interface Connection {
   cluster: string;

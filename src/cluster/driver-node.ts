@@ -18,7 +18,7 @@ import { VERSION } from "../version.js";
 import type { Connection } from "./connection.js";
 import { renderDriverNodeScript } from "./jobscript.js";
 import { pidAlive } from "./pid.js";
-import type { DriverNodeRecord, StateDir } from "./state.js";
+import { type DriverNodeRecord, LOG_NAMES, type StateDir } from "./state-dir.js";
 
 export const DRIVER_TYPE = "driver";
 
@@ -136,7 +136,7 @@ export async function ensureDriverNode(
     // a driver node of an earlier incarnation of the cluster, or one that lost its GCS: replace it
     if (rec && running) process.kill(rec.pid, "SIGTERM");
     const script = join(dirname(recordPath), `${host}.sh`);
-    const log = join(deps.state.logDir, `driver.${host}.out`);
+    const log = deps.state.log(LOG_NAMES.driverNode(host));
     await writeFile(
       script,
       renderDriverNodeScript({

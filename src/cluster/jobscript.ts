@@ -12,7 +12,7 @@
  * Never `ray stop`.
  */
 import { shellQuote } from "../base/shell.js";
-import { AUTOSCALER_STOP_FILE } from "./state.js";
+import { LOG_NAMES, STATE_FILES } from "./state-dir.js";
 
 export interface ScriptInput {
   cluster: string;
@@ -120,8 +120,8 @@ RAY_BIN=$(command -v ${shellQuote(i.rayExecutable)}) || fail ${shellQuote(`${i.r
 # Ray's own interpreter (the ray script's #! line) picks ports and reads JSON: no other dependency
 RAY_PY=$(sed -n '1s/^#![[:space:]]*//p' "$RAY_BIN" | cut -d' ' -f1)
 [ -x "$RAY_PY" ] || RAY_PY=$(command -v python3) || fail "no Python found next to $RAY_BIN"
-[ -r "$STATE_DIR/token" ] || fail "the cluster's token $STATE_DIR/token is not readable here: is $STATE_DIR on a filesystem shared with $(hostname)?"
-export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$STATE_DIR/token"
+[ -r "$STATE_DIR/${STATE_FILES.token}" ] || fail "the cluster's token $STATE_DIR/${STATE_FILES.token} is not readable here: is $STATE_DIR on a filesystem shared with $(hostname)?"
+export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$STATE_DIR/${STATE_FILES.token}"
 export RAY_CLOUD_INSTANCE_ID="$INSTANCE" RAY_NODE_TYPE_NAME="$NODE_TYPE"
 export RAY_USAGE_STATS_ENABLED=0
 # on SIGTERM Ray drains for up to 30 s before it stops; qdel's SIGKILL follows the notify signal after
@@ -182,20 +182,28 @@ trap 'stop_ray TERM' TERM; trap 'stop_ray USR1' USR1; trap 'stop_ray USR2' USR2
 `;
 }
 
-function startAutoscalerCheck(i: ScriptInput): string {
-  if (!i.autoscaler)
-    return `export RSGE_AUTOSCALER=off
-`;
-  const a = i.autoscaler;
-  return `
-# ray-sge's autoscaler runs in this job when node, the CLI and Grid Engine's commands are here
-RSGE_NODE=${shellQuote(a.node)}; RSGE_CLI=${shellQuote(a.cli)}
+/**
+ * Bash that sets RSGE_AUTOSCALER to "head" when ray-sge's autoscaler can run on this host (node, the
+ * CLI and Grid Engine's commands are here), else to "unavailable: why". The head job runs it, and
+ * `doctor` runs the same text in a probe job.
+ */
+export function autoscalerCheck(a: { node: string; cli: string }): string {
+  return `RSGE_NODE=${shellQuote(a.node)}; RSGE_CLI=${shellQuote(a.cli)}
 if [ ! -x "$RSGE_NODE" ]; then RSGE_AUTOSCALER="unavailable: $RSGE_NODE is not executable on $(hostname)"
 elif [ ! -r "$RSGE_CLI" ]; then RSGE_AUTOSCALER="unavailable: $RSGE_CLI is not readable on $(hostname)"
 elif ! command -v qsub >/dev/null; then RSGE_AUTOSCALER="unavailable: qsub is not on PATH on $(hostname)"
 elif ! qstat -j "$JOB_ID" >/dev/null 2>&1; then RSGE_AUTOSCALER="unavailable: Grid Engine refuses commands from $(hostname) (not a submit host?)"
 else RSGE_AUTOSCALER=head; fi
-export RSGE_AUTOSCALER
+`;
+}
+
+function startAutoscalerCheck(i: ScriptInput): string {
+  if (!i.autoscaler)
+    return `export RSGE_AUTOSCALER=off
+`;
+  return `
+# ray-sge's autoscaler runs in this job when node, the CLI and Grid Engine's commands are here
+${autoscalerCheck(i.autoscaler)}export RSGE_AUTOSCALER
 `;
 }
 
@@ -211,13 +219,13 @@ function startAutoscaler(i: ScriptInput): string {
     trap '' USR1 USR2
     trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 0' TERM
     while :; do
-      "$RSGE_NODE" "$RSGE_CLI" autoscaler ${shellQuote(i.autoscaler.spec)} --mode "head job $JOB_ID" >> "$STATE_DIR/logs/autoscaler.$JOB_ID.out" 2>&1 &
+      "$RSGE_NODE" "$RSGE_CLI" autoscaler ${shellQuote(i.autoscaler.spec)} --mode "head job $JOB_ID" >> "$STATE_DIR/${STATE_FILES.logs}/${LOG_NAMES.headAutoscaler("$JOB_ID")}" 2>&1 &
       child=$!; wait "$child"; rc=$?
       kill -0 "$RAY_PID" 2>/dev/null || break
       if [ "$rc" -eq 0 ]; then
         # it stopped because \`down\` asked: it stays stopped while the stop file is there, and runs
         # again once it is gone (a down that failed, or an up, removes it)
-        while [ -e "$STATE_DIR/${AUTOSCALER_STOP_FILE}" ] && kill -0 "$RAY_PID" 2>/dev/null; do sleep 1; done
+        while [ -e "$STATE_DIR/${STATE_FILES.stop}" ] && kill -0 "$RAY_PID" 2>/dev/null; do sleep 1; done
         kill -0 "$RAY_PID" 2>/dev/null || break
         log "autoscaler: the stop was withdrawn, starting it again"
       else
@@ -226,7 +234,7 @@ function startAutoscaler(i: ScriptInput): string {
     done
   ) &
   AUTOSCALER_PID=$!
-  log "autoscaler started, log: $STATE_DIR/logs/autoscaler.$JOB_ID.out"
+  log "autoscaler started, log: $STATE_DIR/${STATE_FILES.logs}/${LOG_NAMES.headAutoscaler("$JOB_ID")}"
 else
   log "autoscaler: $RSGE_AUTOSCALER"
 fi
@@ -243,7 +251,7 @@ export const KEPT_RAY_LOG_BYTES = 64 * 1024 ** 2;
  */
 function saveRayLogs(): string {
   return `save_ray_logs() {
-  local src="$RAY_TEMP/session_latest/logs" dst="$STATE_DIR/logs/ray/$INSTANCE"
+  local src="$RAY_TEMP/session_latest/logs" dst="$STATE_DIR/${STATE_FILES.logs}/${LOG_NAMES.ray}/$INSTANCE"
   [ -d "$src" ] || return 0
   "$RAY_PY" - "$src" "$dst" ${KEPT_RAY_LOG_BYTES} <<'SAVE' && log "Ray's logs kept in $dst" || log "could not keep Ray's logs in $dst"
 import os, sys
@@ -308,7 +316,7 @@ for _ in $(seq 1 240); do
   "$RAY_PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "$NODE_IP" "$PORT_gcs" 2>/dev/null && break
   sleep 0.5
 done
-"$RAY_PY" - "$STATE_DIR/head.json" <<PUBLISH || fail "cannot write $STATE_DIR/head.json"
+"$RAY_PY" - "$STATE_DIR/${STATE_FILES.head}" <<PUBLISH || fail "cannot write $STATE_DIR/${STATE_FILES.head}"
 import json, os, sys, time
 info = {"cluster": ${JSON.stringify(i.cluster)}, "job_id": "$JOB_ID", "host": "$(hostname)", "ip": "$NODE_IP",
         "gcs_port": $PORT_gcs, "dashboard_port": $PORT_dashboard, "client_port": $PORT_client,
@@ -328,11 +336,11 @@ export function renderWorkerScript(i: ScriptInput): string {
   return `${header(i)}${setup(i)}${rayEnvironment(i)}
 # wait for the head's published address, for a bounded time
 waited=0
-until [ -s "$STATE_DIR/head.json" ]; do
+until [ -s "$STATE_DIR/${STATE_FILES.head}" ]; do
   [ "$waited" -ge ${wait} ] && { log "no head address after ${wait} s (head job gone or still queued?): giving up"; exit 0; }
   sleep 1; waited=$((waited + 1))
 done
-HEAD_ADDR=$("$RAY_PY" -c 'import json,sys; h=json.load(open(sys.argv[1])); print("%s:%d" % (h["ip"], h["gcs_port"]))' "$STATE_DIR/head.json") || fail "cannot read $STATE_DIR/head.json"
+HEAD_ADDR=$("$RAY_PY" -c 'import json,sys; h=json.load(open(sys.argv[1])); print("%s:%d" % (h["ip"], h["gcs_port"]))' "$STATE_DIR/${STATE_FILES.head}") || fail "cannot read $STATE_DIR/${STATE_FILES.head}"
 read -r PORT_agent_listen PORT_agent_grpc PORT_runtime_env PORT_metrics PORT_node_manager PORT_object_manager < <(free_ports 6) || fail "cannot pick free ports"
 log "joining the head at $HEAD_ADDR"
 RAY_ARGS=(start --block --disable-usage-stats --address="$HEAD_ADDR"

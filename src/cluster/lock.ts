@@ -8,10 +8,9 @@
  */
 import { readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
-import { join } from "node:path";
 import { pidAlive } from "./pid.js";
+import type { StateDir } from "./state-dir.js";
 
-export const LOCK_FILE = "cluster.lock";
 /** A lock older than this without a refresh belongs to a process that died (anywhere). */
 export const STALE_MS = 30_000;
 const REFRESH_MS = 5_000;
@@ -61,12 +60,12 @@ async function readOwner(path: string): Promise<{ owner?: LockOwner; ageMs: numb
  * The lock is released when fn settles, and refreshed while it runs.
  */
 export async function withClusterLock<T>(
-  stateDir: string,
+  state: Pick<StateDir, "lockPath">,
   op: string,
   fn: () => Promise<T>,
   opts: { timeoutMs?: number; log?: (line: string) => void; signal?: AbortSignal } = {},
 ): Promise<T> {
-  const path = join(stateDir, LOCK_FILE);
+  const path = state.lockPath;
   const me: LockOwner = { host: hostname(), pid: process.pid, op, since: Date.now() };
   const deadline = Date.now() + (opts.timeoutMs ?? 600_000);
   let said = "";

@@ -92,7 +92,7 @@ describe("autoscaler loop: no action without an answer", () => {
     expect(r.outcome).toBe("skipped");
     expect(r.error).toMatch(/^qstat failed: .*qmaster/);
     expect(existsSync(join(dir, "qsub-calls"))).toBe(false);
-    expect(readFileSync(autoscaler.eventsFile, "utf8")).toContain('"event":"round-skipped"');
+    expect(readFileSync(autoscaler.cluster.state.eventsPath, "utf8")).toContain('"event":"round-skipped"');
   });
 
   it("the GCS does not answer: skipped, never read as 'the nodes are gone'", async () => {
@@ -107,7 +107,7 @@ describe("autoscaler loop: no action without an answer", () => {
     const { autoscaler } = await setup("empty");
     expect((await autoscaler.round()).outcome).toBe("head-gone");
     expect(await autoscaler.run()).toBe("head-gone");
-    expect(readFileSync(autoscaler.eventsFile, "utf8")).toMatch(
+    expect(readFileSync(autoscaler.cluster.state.eventsPath, "utf8")).toMatch(
       /"event":"autoscaler-stopped","why":"the head job is gone"/,
     );
   });
@@ -121,11 +121,12 @@ describe("autoscaler loop: no action without an answer", () => {
 
 describe("recentEvents", () => {
   it("reads the last events from the end of a long log", async () => {
-    const { recentEvents } = await import("../../src/autoscaler/autoscaler.js");
+    const { recentEvents } = await import("../../src/autoscaler/events.js");
+    const { StateDir } = await import("../../src/cluster/state-dir.js");
     const lines = Array.from({ length: 5000 }, (_, i) => JSON.stringify({ time: "t", event: "e", i }));
     writeFileSync(join(dir, "events.jsonl"), `${lines.join("\n")}\n`);
-    const last = await recentEvents(dir, 3);
+    const last = await recentEvents(new StateDir(dir), 3);
     expect(last.map((e) => e.i)).toEqual([4997, 4998, 4999]);
-    expect(await recentEvents(join(dir, "none"))).toEqual([]);
+    expect(await recentEvents(new StateDir(join(dir, "none")))).toEqual([]);
   });
 });

@@ -72,7 +72,7 @@ describe("main: the small promises", () => {
 
   it("an interruption exits 130", async () => {
     const { exitCodeFor } = await import("../../src/cli/main.js");
-    const { InterruptedError } = await import("../../src/cluster/manager.js");
+    const { InterruptedError } = await import("../../src/base/sleep.js");
     expect(exitCodeFor(new InterruptedError("interrupted"))).toBe(130);
   });
 });

@@ -1,8 +1,10 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { renderStatus } from "../../src/cli/cluster.js";
-import { jobRequest, type NodeStatus, removalOrder, stuckDeletionMessage } from "../../src/cluster/manager.js";
-import { clusterJobPattern, headJobName, parseJobName, workerJobName } from "../../src/cluster/state.js";
+import { renderStatus } from "../../src/cli/render-status.js";
+import { clusterJobPattern, headJobName, parseJobName, workerJobName } from "../../src/cluster/identity.js";
+import { jobRequest } from "../../src/cluster/requests.js";
+import { stuckDeletionMessage } from "../../src/cluster/shutdown.js";
+import { type NodeStatus, removalOrder } from "../../src/cluster/view.js";
 import { parseConfig } from "../../src/config/load.js";
 import { type NodeTypeSpec, normaliseConfig } from "../../src/config/normalise.js";
 import { buildSubmission } from "../../src/sge/qsub.js";

@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { Readable } from "node:stream";
 import { describe, expect, it } from "vitest";
-import { type ClusterFacts, checkCluster } from "../../src/cluster/doctor.js";
+import { type ClusterFacts, checkCluster } from "../../src/cluster/checks.js";
 import { parseConfig } from "../../src/config/load.js";
 import { normaliseConfig } from "../../src/config/normalise.js";
 import { parseComplexes, parseParallelEnvironment, parseQueueInstances } from "../../src/sge/qconf.js";

@@ -17,7 +17,7 @@ import { globMatch } from "../../src/cli/ray-logs.js";
 import { entrypointFor, exitCodeOf } from "../../src/cli/submit.js";
 import { connectionFrom } from "../../src/cluster/connection.js";
 import { renderDriverNodeScript } from "../../src/cluster/jobscript.js";
-import type { HeadInfo } from "../../src/cluster/state.js";
+import type { HeadInfo } from "../../src/cluster/state-dir.js";
 import { JobsClient, jobFromWire, RayJobsError, submitBody } from "../../src/ray/jobs.js";
 import { packageWorkingDir } from "../../src/ray/package.js";
 import type { JobEntry } from "../../src/sge/qstat.js";

@@ -4,7 +4,10 @@ import { mkdtempSync, readdirSync, readFileSync, utimesSync, writeFileSync } fro
 import { hostname, tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isStale, LOCK_FILE, LockTimeoutError, STALE_MS, withClusterLock } from "../../src/cluster/lock.js";
+import { isStale, LockTimeoutError, STALE_MS, withClusterLock } from "../../src/cluster/lock.js";
+import { STATE_FILES, StateDir } from "../../src/cluster/state-dir.js";
+
+const LOCK_FILE = STATE_FILES.lock;
 
 const dir = () => mkdtempSync(join(tmpdir(), "lock-"));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -26,14 +29,14 @@ describe("withClusterLock", () => {
     const d = dir();
     const order: string[] = [];
     const said: string[] = [];
-    const a = withClusterLock(d, "up", async () => {
+    const a = withClusterLock(new StateDir(d), "up", async () => {
       order.push("a start");
       await sleep(700);
       order.push("a end");
     });
     await sleep(50);
     const b = withClusterLock(
-      d,
+      new StateDir(d),
       "down",
       async () => {
         order.push("b");
@@ -50,8 +53,10 @@ describe("withClusterLock", () => {
   it("gives up after its timeout, naming the holder", async () => {
     const d = dir();
     writeFileSync(join(d, LOCK_FILE), JSON.stringify({ host: "elsewhere", pid: 1, op: "scale", since: Date.now() }));
-    await expect(withClusterLock(d, "up", async () => 1, { timeoutMs: 300 })).rejects.toThrow(LockTimeoutError);
-    await expect(withClusterLock(d, "up", async () => 1, { timeoutMs: 300 })).rejects.toThrow(
+    await expect(withClusterLock(new StateDir(d), "up", async () => 1, { timeoutMs: 300 })).rejects.toThrow(
+      LockTimeoutError,
+    );
+    await expect(withClusterLock(new StateDir(d), "up", async () => 1, { timeoutMs: 300 })).rejects.toThrow(
       /ray-sge scale \(pid 1 on elsewhere, .*\) is still changing this cluster/,
     );
   });
@@ -59,16 +64,16 @@ describe("withClusterLock", () => {
   it("takes over a lock whose owner died on this host, or that nobody refreshed for 30 s", async () => {
     const d = dir();
     writeFileSync(join(d, LOCK_FILE), JSON.stringify({ host: hostname(), pid: 2 ** 22 + 7, op: "up", since: 0 }));
-    expect(await withClusterLock(d, "up", async () => "ran")).toBe("ran");
+    expect(await withClusterLock(new StateDir(d), "up", async () => "ran")).toBe("ran");
     writeFileSync(join(d, LOCK_FILE), JSON.stringify({ host: "elsewhere", pid: 1, op: "up", since: 0 }));
     const old = (Date.now() - STALE_MS - 5000) / 1000;
     utimesSync(join(d, LOCK_FILE), old, old);
-    expect(await withClusterLock(d, "down", async () => "ran")).toBe("ran");
+    expect(await withClusterLock(new StateDir(d), "down", async () => "ran")).toBe("ran");
   });
 
   it("removes only its own lock", async () => {
     const d = dir();
-    await withClusterLock(d, "up", async () => {
+    await withClusterLock(new StateDir(d), "up", async () => {
       // taken over by another (we stalled): not ours to remove at the end
       writeFileSync(join(d, LOCK_FILE), JSON.stringify({ host: "elsewhere", pid: 9, op: "up", since: 1 }));
     });
@@ -76,14 +81,13 @@ describe("withClusterLock", () => {
   });
 
   it("with no state directory, runs unlocked (Grid Engine decides)", async () => {
-    expect(await withClusterLock(join(dir(), "gone"), "down", async () => "ran")).toBe("ran");
+    expect(await withClusterLock(new StateDir(join(dir(), "gone")), "down", async () => "ran")).toBe("ran");
   });
 });
 
 describe("StateDir.ensure", () => {
   // (the race itself showed across processes: two `up` at once, one failed with EEXIST; faults.test.ts)
   it("many at once make one token, whole, and every caller reads it", async () => {
-    const { StateDir } = await import("../../src/cluster/state.js");
     const path = join(dir(), "c");
     const results = await Promise.all(Array.from({ length: 50 }, () => new StateDir(path).ensure()));
     expect(results.filter(Boolean)).toHaveLength(1);

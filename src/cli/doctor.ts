@@ -1,0 +1,41 @@
+/** `ray-sge doctor [CONFIG]`: the checks `up` runs, all of them, plus probe jobs; exit 1 on a failure. */
+import { checkCluster, gatherFacts } from "../cluster/checks.js";
+import { probeAutoscaler, probeNetwork, probeRay, probeSubmitHostReach } from "../cluster/doctor.js";
+import { RayClusterManager } from "../cluster/manager.js";
+import { CLI_PATH } from "../cluster/requests.js";
+import { SgeClient } from "../sge/client.js";
+import { progress, specFrom } from "./common.js";
+
+export async function doctorCommand(
+  config: string | undefined,
+  opts: { json?: boolean; probes?: boolean },
+): Promise<number> {
+  const sge = new SgeClient();
+  const spec = config ? (await specFrom(config)).spec : undefined;
+  const facts = await gatherFacts(sge);
+  const hosts = facts.hosts;
+  const checks = checkCluster(facts, spec);
+  if (spec && opts.probes !== false) {
+    const manager = new RayClusterManager(spec);
+    await manager.state.ensure();
+    progress(
+      "probing: a job checks Ray on an execution host, two jobs check the network between hosts, one the way back to this host, one the autoscaler's needs",
+    );
+    const [ray, net, back, auto] = await Promise.all([
+      probeRay(sge, spec, manager.state.logDir),
+      probeNetwork(sge, spec, manager.state.logDir, hosts),
+      probeSubmitHostReach(sge, spec, manager.state.logDir, hosts),
+      probeAutoscaler(sge, spec, manager.state.logDir, { node: process.execPath, cli: CLI_PATH }),
+    ]);
+    checks.push(ray, net, back, auto);
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(checks, null, 2)}\n`);
+  else {
+    const mark = { ok: "ok  ", warn: "WARN", fail: "FAIL" } as const;
+    for (const c of checks) {
+      process.stdout.write(`${mark[c.status]} ${c.name}: ${c.detail}\n`);
+      if (c.fix) process.stdout.write(`     fix: ${c.fix}\n`);
+    }
+  }
+  return checks.some((c) => c.status === "fail") ? 1 : 0;
+}
