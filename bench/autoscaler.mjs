@@ -46,7 +46,7 @@ export function syntheticRound() {
 }
 
 export async function plannerBench() {
-  const { plan, DEFAULT_SETTINGS, emptyMemory } = await import(join(root, "dist/autoscaler/planner.js"));
+  const { plan, DEFAULT_SETTINGS, emptyMemory } = await import(join(root, "dist/autoscaler/planner/index.js"));
   const r = syntheticRound();
   const input = {
     now: Date.now(),

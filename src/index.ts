@@ -12,7 +12,7 @@ export { VERSION } from "./version.js";
 export const sge: SgeClient = new SgeClient();
 export { Autoscaler } from "./autoscaler/autoscaler.js";
 export { recentEvents } from "./autoscaler/events.js";
-export * as planner from "./autoscaler/planner.js";
+export * as planner from "./autoscaler/planner/index.js";
 export { plannerSettings, plannerTypes } from "./autoscaler/settings.js";
 export {
   ClusterError,

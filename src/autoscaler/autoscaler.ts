@@ -14,42 +14,24 @@
 import { hostname } from "node:os";
 import { sleep } from "../base/sleep.js";
 import type { ClusterHandle } from "../cluster/handle.js";
-import { clusterJobPattern, parseJobName, workerJobName } from "../cluster/identity.js";
-import { gcsAddress, LOG_NAMES } from "../cluster/state-dir.js";
+import { parseJobName } from "../cluster/identity.js";
+import { gcsAddress } from "../cluster/state-dir.js";
 import type { ClusterSpec } from "../config/normalise.js";
 import type { GcsClient } from "../ray/gcs.js";
 import type { ClusterResourceState } from "../ray/messages.js";
 import type { JobEntry } from "../sge/qstat.js";
 import type { AutoscalerEvent } from "./events.js";
 import {
-  type EndedJob,
   emptyMemory,
-  type JobPhase,
   type Plan,
   type PlannerMemory,
   type PlannerNodeType,
   type PlannerSettings,
   plan,
-  recordFailure,
-  type WorkerJob,
-} from "./planner.js";
+  type RefusedSubmission,
+} from "./planner/index.js";
 import { plannerSettings, plannerTypes } from "./settings.js";
-
-function phaseOf(status: JobEntry["status"]): JobPhase | undefined {
-  switch (status) {
-    case "pending":
-      return "pending";
-    case "running":
-    case "transferring":
-      return "running";
-    case "error":
-      return "error";
-    case "deleting":
-      return undefined;
-    default:
-      return "other";
-  }
-}
+import { WorkerWatch } from "./workers.js";
 
 export interface RoundResult {
   /** "ok": planned and acted; "skipped": Grid Engine or the GCS did not answer; "head-gone": stop. */
@@ -72,19 +54,13 @@ export interface AutoscalerOptions {
  */
 const QUIET_QSTAT_MS = 30_000;
 
-/** A worker seen in an earlier round: what we know when it disappears. */
-interface KnownWorker {
-  type: string;
-  jobId: number;
-  startedMs?: number;
-  /** Whether its Ray node was ever seen alive. */
-  registered: boolean;
-}
-
 export class Autoscaler {
   private readonly log: (line: string) => void;
   private readonly now: () => number;
   private memory: PlannerMemory = emptyMemory();
+  private readonly workers: WorkerWatch;
+  /** Submissions refused since the last plan: the next plan's input. */
+  private refused: RefusedSubmission[] = [];
   /** The planner's view of the config: the spec does not change while the loop runs. */
   private readonly types: PlannerNodeType[];
   private readonly settings: PlannerSettings;
@@ -94,12 +70,6 @@ export class Autoscaler {
   private gcsFailed = false;
   private headJob: number | undefined;
   private version: number;
-  /** Worker instances seen last round: type, start, whether Ray registered them. */
-  private known = new Map<string, KnownWorker>();
-  /** Instances we deleted: their disappearance is no failure. */
-  private deletedByUs = new Set<string>();
-  private reasons = new Map<number, { text?: string }>();
-  private reasonsAt = 0;
   private failuresInRow = 0;
   private lastHeartbeat = 0;
   private rounds = 0;
@@ -122,6 +92,7 @@ export class Autoscaler {
     this.now = options.now ?? Date.now;
     // increasing across restarts, as Ray wants of autoscaler_state_version
     this.version = Date.now();
+    this.workers = new WorkerWatch(cluster);
     this.types = plannerTypes(cluster.spec);
     this.settings = plannerSettings(cluster.spec);
   }
@@ -282,6 +253,7 @@ export class Autoscaler {
       p = await this.planWith(jobs, ray, now);
     }
     this.memory = p.memory;
+    this.refused = [];
     this.actedLastRound = p.launch.length > 0 || p.drain.length > 0 || p.cancel.length > 0;
     for (const f of p.newFailures)
       await this.event("worker-failed", { type: f.type, instance: f.instanceId, why: f.reason });
@@ -311,118 +283,27 @@ export class Autoscaler {
 
   /** One plan on these jobs and Ray's state (the ended jobs and Grid Engine's reasons found on the way). */
   private async planWith(jobs: JobEntry[], ray: ClusterResourceState, now: number): Promise<Plan> {
-    const workers = await this.workerJobs(jobs, now);
+    const workers = await this.workers.jobs(jobs, now);
     // a job being deleted (dr) is still there: it has not ended yet, and qacct does not know it yet
     const present = new Set(
       jobs
         .filter((j) => parseJobName(this.spec.name, j.name)?.role === "worker")
         .map((j) => `${j.id}.${j.taskId ?? 0}`),
     );
-    const ended = await this.endedJobs(workers, present, ray, now);
-    const p = plan({
+    const ended = await this.workers.ended(workers, present, ray, now, (e) =>
+      this.event("worker-ended", { instance: e.instanceId, type: e.type, why: e.reason }),
+    );
+    return plan({
       now,
       types: this.types,
       maxWorkers: this.spec.maxWorkers,
       jobs: workers,
       ray,
       ended,
+      refused: this.refused,
       settings: this.settings,
       memory: this.memory,
     });
-    return p;
-  }
-
-  private async workerJobs(jobs: JobEntry[], now: number): Promise<WorkerJob[]> {
-    const out: WorkerJob[] = [];
-    const typeQueue = new Map(this.spec.workerTypes.map((t) => [t.name, t.sge.queue]));
-    for (const j of jobs) {
-      const who = parseJobName(this.spec.name, j.name);
-      if (who?.role !== "worker") continue;
-      const phase = phaseOf(j.status);
-      if (!phase) continue;
-      const w: WorkerJob = {
-        instanceId: `${j.id}.${j.taskId ?? 0}`,
-        jobId: j.id,
-        taskId: j.taskId ?? 0,
-        type: who.type,
-        phase,
-        submittedMs: j.submittedAtMs ?? j.startedAtMs ?? now,
-      };
-      if (j.startedAtMs !== undefined) w.startedMs = j.startedAtMs;
-      if (j.host) w.host = j.host;
-      const q = phase === "running" ? j.queue : typeQueue.get(who.type);
-      if (q) w.queue = q;
-      out.push(w);
-    }
-    // Grid Engine's reason for jobs waiting or in error: one `qstat -j` for all of them, every 10 s at most
-    const ask = [...new Set(out.filter((w) => w.phase === "pending" || w.phase === "error").map((w) => w.jobId))];
-    if (ask.some((id) => !this.reasons.has(id)) || now - this.reasonsAt >= 10_000) {
-      if (ask.length > 0) {
-        const details = await this.cluster.sge.jobDetails(clusterJobPattern(this.spec.name)).catch(() => undefined);
-        if (details) {
-          this.reasonsAt = now;
-          for (const d of details) {
-            const text = [...d.tasks.flatMap((t) => t.messages), ...d.schedulingMessages][0];
-            this.reasons.set(d.id, text === undefined ? {} : { text });
-          }
-        }
-      }
-    }
-    for (const w of out) {
-      const r = this.reasons.get(w.jobId)?.text;
-      if (r && (w.phase === "pending" || w.phase === "error")) w.reason = r;
-    }
-    const live = new Set(out.map((w) => w.jobId));
-    for (const id of this.reasons.keys()) if (!live.has(id)) this.reasons.delete(id);
-    return out;
-  }
-
-  /** Worker jobs gone from Grid Engine since last round that we did not delete, with qacct's account of them. */
-  private async endedJobs(
-    workers: WorkerJob[],
-    present: ReadonlySet<string>,
-    ray: ClusterResourceState,
-    now: number,
-  ): Promise<EndedJob[]> {
-    const registered = new Set(ray.nodes.filter((n) => n.status !== "DEAD").map((n) => n.instanceId));
-    const ended: EndedJob[] = [];
-    const stillKnown = new Map<string, KnownWorker>();
-    for (const [id, k] of this.known) {
-      if (present.has(id)) {
-        stillKnown.set(id, k);
-        continue;
-      }
-      if (this.deletedByUs.has(id)) {
-        this.deletedByUs.delete(id);
-        continue;
-      }
-      const [rec] = await this.cluster.sge
-        .accounting(id, { name: workerJobName(this.spec.name, k.type) })
-        .catch(() => [undefined]);
-      const reason = rec
-        ? `ended with exit status ${rec.exitStatus}${rec.exitSignal ? ` (${rec.exitSignal})` : ""}${rec.failed ? `, failed ${rec.failed}${rec.failedReason ? ` (${rec.failedReason})` : ""}` : ""} on ${rec.host}; log: ${this.cluster.state.log(LOG_NAMES.worker(k.type, k.jobId, id.split(".")[1] as string))}`
-        : "ended (no accounting record yet)";
-      const e: EndedJob = { instanceId: id, type: k.type, endedMs: now, registered: k.registered, reason };
-      // exit 140: SIGUSR2, which only qdel (with -notify) sends our jobs: deleted (by scale, by hand)
-      if (rec && (rec.exitStatus === 140 || /SIGUSR2|User defined signal 2/.test(rec.exitSignal ?? "")))
-        e.deleted = true;
-      if (k.startedMs !== undefined) e.startedMs = k.startedMs;
-      ended.push(e);
-      await this.event("worker-ended", { instance: id, type: k.type, why: reason });
-    }
-    const known = stillKnown;
-    for (const w of workers) {
-      const prev = this.known.get(w.instanceId);
-      const k: KnownWorker = {
-        type: w.type,
-        jobId: w.jobId,
-        registered: (prev?.registered ?? false) || registered.has(w.instanceId),
-      };
-      if (w.startedMs !== undefined) k.startedMs = w.startedMs;
-      known.set(w.instanceId, k);
-    }
-    this.known = known;
-    return ended;
   }
 
   private async act(p: Plan, gcs: GcsClient, now: number): Promise<void> {
@@ -431,7 +312,7 @@ export class Autoscaler {
       try {
         await this.cluster.sge.deleteJobs(refs);
         for (const c of p.cancel) {
-          this.deletedByUs.add(c.instanceId);
+          this.workers.deletedByUs(c.instanceId);
           await this.event("worker-deleted", { instance: c.instanceId, why: c.why });
         }
       } catch (e) {
@@ -461,7 +342,7 @@ export class Autoscaler {
       const [job, task] = d.instanceId.split(".");
       try {
         await this.cluster.sge.deleteJobs([`${job}.${task}`]);
-        this.deletedByUs.add(d.instanceId);
+        this.workers.deletedByUs(d.instanceId);
         await this.event("scale-down", { instance: d.instanceId, why: d.why });
       } catch (e) {
         await this.event("qdel-failed", { instances: [d.instanceId], why: (e as Error).message });
@@ -481,12 +362,8 @@ export class Autoscaler {
         });
       } catch (e) {
         const why = (e as Error).message;
-        recordFailure(this.memory, this.settings, now, {
-          type: l.type,
-          instanceId: "qsub",
-          reason: `qsub refused: ${why}`,
-          startMs: now,
-        });
+        // the next round's plan counts it against its type (backoff, reported to Ray)
+        this.refused.push({ type: l.type, reason: why, atMs: now });
         await this.event("submit-failed", { type: l.type, count: l.count, why });
       }
     }

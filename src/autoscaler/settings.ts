@@ -3,7 +3,7 @@ import type { ClusterSpec } from "../config/normalise.js";
 import { formatRuntime } from "../sge/qsub.js";
 import { parseDuration } from "../sge/units.js";
 import { DEFAULT_BURST } from "./burst.js";
-import { DEFAULT_SETTINGS, type PlannerNodeType, type PlannerSettings } from "./planner.js";
+import { DEFAULT_SETTINGS, type PlannerNodeType, type PlannerSettings } from "./planner/index.js";
 
 /** Pure: the planner's view of the config's worker types. */
 export function plannerTypes(spec: ClusterSpec): PlannerNodeType[] {

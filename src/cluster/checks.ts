@@ -130,7 +130,7 @@ export function checkCluster(facts: ClusterFacts, spec?: ClusterSpec): Check[] {
         : {
             name: `memory for ${t.name}`,
             status: "fail",
-            detail: `${gib(t.memoryBytes)} asked, largest host has ${gib(largest)}`,
+            detail: `node type ${t.name} asks for ${gib(t.memoryBytes)}${spec ? ` of ${spec.memoryComplex}` : ""}, but no execution host has that much memory (largest: ${gib(largest)}, qhost)`,
             fix: `lower ${t.role === "head" ? "head_node" : t.name}.resources.memory`,
           },
     );

@@ -16,16 +16,8 @@ import {
 } from "./qconf.js";
 import { type DeleteResult, parseQdelOutput } from "./qdel.js";
 import { type ExecHost, parseHosts } from "./qhost.js";
-import {
-  communicationError,
-  type JobDetail,
-  type JobEntry,
-  type JobStatus,
-  type JobSummary,
-  parseJobDetail,
-  parseJobListBatches,
-  summariseJobs,
-} from "./qstat.js";
+import { type JobEntry, type JobStatus, type JobSummary, parseJobListBatches, summariseJobs } from "./qstat.js";
+import { communicationError, type JobDetail, parseJobDetail } from "./qstat-detail.js";
 import { buildSubmission, type JobOptions, parseSubmitOutput, type SubmitResult } from "./qsub.js";
 import { CommandRunner, type RunnerConfig, type RunOptions, type RunResult } from "./run.js";
 import { checkJobRef, checkObjectName } from "./validate.js";

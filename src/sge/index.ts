@@ -13,14 +13,10 @@ export type { DeleteOutcome, DeleteResult } from "./qdel.js";
 export { parseQdelOutput } from "./qdel.js";
 export type { ExecHost } from "./qhost.js";
 export { parseHosts } from "./qhost.js";
-export type {
-  JobDetail,
-  JobEntry,
-  JobStatus,
-  JobSummary,
-  TaskDetail,
-} from "./qstat.js";
-export { parseJobDetail, parseJobList, summariseJobs } from "./qstat.js";
+export type { JobEntry, JobStatus, JobSummary } from "./qstat.js";
+export { parseJobList, summariseJobs } from "./qstat.js";
+export type { JobDetail, TaskDetail } from "./qstat-detail.js";
+export { parseJobDetail } from "./qstat-detail.js";
 export type {
   JobOptions,
   ResourceValue,

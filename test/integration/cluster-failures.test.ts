@@ -128,7 +128,7 @@ describe("failures", () => {
     const r = cli(["up", config], dir);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(
-      /node type head asks for 102400\.0G of mem_free, but no execution host has that much memory \(largest: 23\.\dG, qhost\)/,
+      /memory for head: node type head asks for 102400\.0G of mem_free, but no execution host has that much memory \(largest: 23\.\dG, qhost\); fix: lower head_node\.resources\.memory/,
     );
     expect(Date.now() - started).toBeLessThan(30_000);
     expect(await sge.listJobs({ name: "rsge-itfbig-*" })).toEqual([]);
@@ -175,7 +175,9 @@ describe("failures", () => {
     try {
       const r = cli(["up", smallConfig(dir, "itfq")], dir);
       expect(r.status).toBe(1);
-      expect(r.stderr).toMatch(/queue "all.q" has no usable instance: all\.q@node\d disabled/);
+      expect(r.stderr).toMatch(
+        /queue all\.q: 0\/3 usable; all\.q@node\d: disabled.*; fix: enable it: qmod -e all\.q@node\d/,
+      );
       expect(await sge.listJobs({ name: "rsge-itfq-*" })).toEqual([]);
     } finally {
       for (const q of NODES) asRoot(["qmod", "-e", `all.q@${q}`]);

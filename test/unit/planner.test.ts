@@ -6,7 +6,7 @@ import {
   type PlannerNodeType,
   plan,
   type WorkerJob,
-} from "../../src/autoscaler/planner.js";
+} from "../../src/autoscaler/planner/index.js";
 import type { ClusterResourceState, RayNodeState, ResourceRequest } from "../../src/ray/messages.js";
 
 const NOW = 1_000_000_000;
@@ -432,13 +432,38 @@ describe("planner: failures and backoff", () => {
     const pending = ray({ pending: [{ request: req({ CPU: 1 }), count: 1 }] });
     const p = plan(input({ jobs, ray: pending }));
     expect(p.cancel.map((c) => c.instanceId)).toEqual(["6.1"]);
-    expect(p.failed[0]?.reason).toContain("can't chdir");
+    expect(p.memory.failures[0]?.reason).toContain("can't chdir");
     expect(p.launch).toEqual([]);
     expect(p.held.join()).toMatch(/type cpu1 backs off for 30 s after 1 failure/);
     const later = plan(input({ ray: pending, now: NOW + 31_000, memory: p.memory }));
     expect(launches({ ...input({ ray: pending, now: NOW + 31_000, memory: p.memory }) })).toEqual({ cpu1: 1 });
-    expect(later.failed).toHaveLength(1);
+    expect(later.memory.failures).toHaveLength(1);
   });
+  it("a submission qsub refused, handed back as the next round's input, counts against its type", () => {
+    const pending = ray({ pending: [{ request: req({ CPU: 1 }), count: 1 }] });
+    const p = plan(
+      input({ ray: pending, refused: [{ type: "cpu1", reason: "qsub: job rejected", atMs: NOW - 1000 }] }),
+    );
+    expect(p.newFailures).toEqual([{ type: "cpu1", instanceId: "qsub", reason: "qsub refused: qsub: job rejected" }]);
+    expect(p.memory.failures.map((f) => f.reason)).toEqual(["qsub: qsub refused: qsub: job rejected"]);
+    expect(p.launch).toEqual([]);
+    expect(p.held.join()).toMatch(/type cpu1 backs off for 30 s after 1 failure\(s\): qsub refused/);
+  });
+
+  it("plan() changes neither its input nor what an earlier round returned", () => {
+    const jobs = [
+      job("6.1", "cpu1", { phase: "error", reason: "can't chdir" }),
+      job("7.1", "cpu1", { phase: "pending", startedMs: undefined }),
+    ];
+    const pending = ray({ pending: [{ request: req({ CPU: 1 }), count: 3 }] });
+    const first = plan(input({ jobs, ray: pending, settings: DEFAULT_SETTINGS }));
+    const inputBefore = structuredClone({ jobs, pending });
+    const firstBefore = structuredClone(first);
+    plan(input({ jobs, ray: pending, now: NOW + 5000, memory: first.memory, settings: DEFAULT_SETTINGS }));
+    expect(first).toEqual(firstBefore);
+    expect({ jobs, pending }).toEqual(inputBefore);
+  });
+
   it("consecutive failures double the backoff", () => {
     const ended = (id: string) => ({
       instanceId: id,
@@ -467,7 +492,7 @@ describe("planner: failures and backoff", () => {
         ],
       }),
     );
-    expect(p.failed).toEqual([]);
+    expect(p.memory.failures).toEqual([]);
     expect(p.memory.backoff).toEqual({});
   });
   it("a node that registered and then died young (raylet killed) is no failure: no backoff for its type", () => {
@@ -486,7 +511,7 @@ describe("planner: failures and backoff", () => {
         ray: ray({ pending: [{ request: req({ CPU: 1 }), count: 1 }] }),
       }),
     );
-    expect(p.failed).toEqual([]);
+    expect(p.memory.failures).toEqual([]);
     expect(p.memory.backoff).toEqual({});
     expect(p.launch.map((l) => l.type)).toEqual(["cpu1"]);
   });
@@ -498,7 +523,7 @@ describe("planner: failures and backoff", () => {
         ],
       }),
     );
-    expect(p.failed).toEqual([]);
+    expect(p.memory.failures).toEqual([]);
     expect(p.memory.backoff).toEqual({});
   });
   it("a running job with a dead Ray node is deleted", () => {

@@ -1,13 +1,6 @@
 import { describe, expect, it } from "vitest";
-import {
-  communicationError,
-  countTasks,
-  jobStatus,
-  parseJobDetail,
-  parseJobList,
-  parseTaskRanges,
-  summariseJobs,
-} from "../../src/sge/qstat.js";
+import { countTasks, jobStatus, parseJobList, parseTaskRanges, summariseJobs } from "../../src/sge/qstat.js";
+import { communicationError, parseJobDetail } from "../../src/sge/qstat-detail.js";
 import { collect, fixture, fixtureStream } from "../support/fixtures.js";
 
 describe("parseJobList (qstat -xml)", () => {
