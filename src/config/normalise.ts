@@ -10,6 +10,17 @@ import type { RawConfig } from "./schema.js";
 import { IGNORED_RAY_KEYS } from "./schema.js";
 import { shellWords } from "./shell-words.js";
 
+/** A config field that is wrong: its path ("worker_nodes.sge.qsub_options") and what is wrong with it. */
+export class FieldError extends Error {
+  override readonly name = "FieldError";
+  constructor(
+    readonly field: string,
+    readonly detail: string,
+  ) {
+    super(`${field}: ${detail}`);
+  }
+}
+
 export interface SgeRequest {
   queue?: string;
   parallelEnvironment: string;
@@ -118,8 +129,8 @@ function driverObjectStore(v: number | string | undefined): number {
   if (v === undefined) return 1024 ** 3;
   if (typeof v === "number") return v;
   const bytes = parseMemory(v.replace(/i?[bB]$/, ""));
-  if (bytes === undefined) throw new Error(`ray.driver_object_store_memory: not a size: "${v}" (e.g. 2G)`);
-  if (bytes < 75 * 1024 ** 2) throw new Error("ray.driver_object_store_memory: Ray needs at least 75M");
+  if (bytes === undefined) throw new FieldError("ray.driver_object_store_memory", `not a size: "${v}" (e.g. 2G)`);
+  if (bytes < 75 * 1024 ** 2) throw new FieldError("ray.driver_object_store_memory", "Ray needs at least 75M");
   return Math.floor(bytes);
 }
 
@@ -202,21 +213,21 @@ function qsubOptions(
   try {
     words = shellWords(text);
   } catch (e) {
-    throw new Error(`${field}: ${(e as Error).message}`);
+    throw new FieldError(field, (e as Error).message);
   }
   for (let i = 0; i < words.length; i++) {
     const w = words[i] as string;
     if (w === "-l" || w === "-hard") {
       if (w === "-hard") continue;
       const list = words[++i];
-      if (list === undefined) throw new Error(`${field}: -l needs name=value`);
+      if (list === undefined) throw new FieldError(field, "-l needs name=value");
       for (const pair of list.split(",")) {
         const eq = pair.indexOf("=");
-        if (eq <= 0) throw new Error(`${field}: "-l ${list}": expected name=value`);
+        if (eq <= 0) throw new FieldError(field, `"-l ${list}": expected name=value`);
         resources[pair.slice(0, eq)] = pair.slice(eq + 1);
       }
     } else if (["-N", "-o", "-e", "-j", "-S", "-t", "-terse", "-C", "-b", "-sync", "-cwd", "-wd"].includes(w)) {
-      throw new Error(`${field}: ${w} is set by ray-sge for its jobs and cannot be given in qsub_options`);
+      throw new FieldError(field, `${w} is set by ray-sge for its jobs and cannot be given in qsub_options`);
     } else nativeArgs.push(w);
   }
   return { resources, nativeArgs };
@@ -307,7 +318,7 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
       }
     }
     if (spec.minWorkers > spec.maxWorkers) {
-      throw new Error(`${field}: min_workers (${spec.minWorkers}) is more than max_workers (${spec.maxWorkers})`);
+      throw new FieldError(field, `min_workers (${spec.minWorkers}) is more than max_workers (${spec.maxWorkers})`);
     }
     return spec;
   };
@@ -322,8 +333,9 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
   ] as const) {
     list?.forEach((c, i) => {
       if (/^\s*ray\s+stop\b/.test(c)) {
-        throw new Error(
-          `${field}[${i}]: "ray stop" stops every Ray on the host, other users' too: remove it (ray-sge stops only its own)`,
+        throw new FieldError(
+          `${field}[${i}]`,
+          `"ray stop" stops every Ray on the host, other users' too: remove it (ray-sge stops only its own)`,
         );
       }
     });
@@ -339,7 +351,10 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
     workerTypes.push(nodeType("worker", "worker", "worker_nodes", raw.worker_nodes, workerStart, workerSetup));
   for (const [name, t] of Object.entries(raw.available_node_types ?? {})) {
     if (name === "head" || workerTypes.some((w) => w.name === name)) {
-      throw new Error(`available_node_types.${name}: the name "${name}" is taken (head, and worker for worker_nodes)`);
+      throw new FieldError(
+        `available_node_types.${name}`,
+        `the name "${name}" is taken (head, and worker for worker_nodes)`,
+      );
     }
     workerTypes.push(nodeType(name, "worker", `available_node_types.${name}`, t, workerStart, workerSetup));
   }
@@ -347,7 +362,7 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
   const minSum = workerTypes.reduce((n, t) => n + t.minWorkers, 0);
   const maxWorkers = raw.max_workers ?? workerTypes.reduce((n, t) => n + t.maxWorkers, 0);
   if (minSum > maxWorkers)
-    throw new Error(`max_workers (${maxWorkers}) is less than the sum of min_workers (${minSum})`);
+    throw new FieldError("max_workers", `${maxWorkers} is less than the sum of min_workers (${minSum})`);
 
   const spec: ClusterSpec = {
     name: raw.cluster_name,

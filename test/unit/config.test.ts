@@ -425,6 +425,39 @@ available_node_types:
       `${file}:7:26: available_node_types.broken.sge.qsub_options: -wd is set by ray-sge for its jobs and cannot be given in qsub_options`,
     );
   });
+
+  it("points at fields whose message does not start with their name (max_workers, a ray stop in a list)", async () => {
+    const { mkdtempSync, writeFileSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const { loadClusterSpec } = await import("../../src/config/index.js");
+    const dir = mkdtempSync(join(tmpdir(), "rsge-cfg-"));
+    const file = join(dir, "c.yaml");
+    writeFileSync(
+      file,
+      `cluster_name: c1
+max_workers: 1
+head_node:
+  resources: { slots: 1 }
+worker_nodes:
+  resources: { slots: 1 }
+  min_workers: 2
+  max_workers: 3
+`,
+    );
+    const e = await loadClusterSpec(file).catch((x: unknown) => x);
+    expect(e).toBeInstanceOf(ConfigError);
+    expect((e as ConfigError).issues).toEqual([
+      { file, line: 2, col: 14, path: "max_workers", message: "1 is less than the sum of min_workers (2)" },
+    ]);
+    const file2 = join(dir, "d.yaml");
+    writeFileSync(
+      file2,
+      `cluster_name: c1\nhead_node:\n  resources: { slots: 1 }\nsetup_commands:\n  - echo hi\n  - ray stop --force\n`,
+    );
+    const e2 = await loadClusterSpec(file2).catch((x: unknown) => x);
+    expect((e2 as ConfigError).issues[0]).toMatchObject({ line: 6, col: 5, path: "setup_commands[1]" });
+  });
 });
 
 describe("shellWords", () => {
