@@ -1,5 +1,5 @@
 /**
- * The autoscaler's loop, the imperative shell around planner.ts. Each round: one qstat of the
+ * The autoscaler's loop, the imperative shell around planner/ (plan()). Each round: one qstat of the
  * cluster's jobs and one GetClusterResourceState from the GCS; the planner decides; we submit (one
  * array job per node type), drain through the GCS and qdel only what was drained, delete what is no
  * longer wanted, and report to Ray (ReportAutoscalingState) so that `ray status` shows the workers

@@ -1,6 +1,5 @@
 /** What the commands share: usage errors, progress lines, and finding a cluster by name or config file. */
 import { readFile } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import {
   clusterJobPattern,
@@ -12,6 +11,8 @@ import {
 import { STATE_FILES } from "../cluster/state-dir.js";
 import { loadClusterSpec, normaliseConfig } from "../config/index.js";
 import type { ClusterSpec } from "../config/normalise.js";
+import { expandHome } from "../config/normalise.js";
+import { DEFAULT_STATE_ROOT } from "../config/schema.js";
 import { SgeClient } from "../sge/client.js";
 
 export class UsageError extends Error {
@@ -33,7 +34,7 @@ export function seconds(value: string | undefined, option: string, fallback: num
 }
 
 export function defaultStateRoot(): string {
-  return join(homedir(), ".ray-sge", "clusters");
+  return expandHome(DEFAULT_STATE_ROOT);
 }
 
 /** A config file, or the name of a cluster brought up before (its config snapshot is in its state dir). */

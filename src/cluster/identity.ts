@@ -4,9 +4,9 @@
  * match the name is left alone).
  */
 
-/** What a cluster may be called (it becomes part of job names and paths). */
-export const CLUSTER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
+import { CLUSTER_NAME } from "../config/schema.js";
 
+/** A cluster's name rather than a config file's path? */
 export function isClusterName(s: string): boolean {
   return CLUSTER_NAME.test(s) && !/\.ya?ml$/.test(s);
 }

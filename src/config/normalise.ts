@@ -7,7 +7,7 @@ import { join } from "node:path";
 import type { ResourceValue, Runtime } from "../sge/qsub.js";
 import { parseMemory } from "../sge/units.js";
 import type { RawConfig } from "./schema.js";
-import { IGNORED_RAY_KEYS } from "./schema.js";
+import { DEFAULT_STATE_ROOT, IGNORED_RAY_KEYS } from "./schema.js";
 import { shellWords } from "./shell-words.js";
 
 /** A config field that is wrong: its path ("worker_nodes.sge.qsub_options") and what is wrong with it. */
@@ -233,7 +233,8 @@ function qsubOptions(
   return { resources, nativeArgs };
 }
 
-function expandHome(path: string, home: string): string {
+/** "~" and "~/x" in a path, expanded. */
+export function expandHome(path: string, home: string = homedir()): string {
   return path === "~" ? home : path.startsWith("~/") ? join(home, path.slice(2)) : path;
 }
 
@@ -366,7 +367,7 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
 
   const spec: ClusterSpec = {
     name: raw.cluster_name,
-    stateDir: join(expandHome(raw.state_dir ?? "~/.ray-sge/clusters", home), raw.cluster_name),
+    stateDir: join(expandHome(raw.state_dir ?? DEFAULT_STATE_ROOT, home), raw.cluster_name),
     rayExecutable: raw.ray?.ray_executable ?? "ray",
     setupCommands: [...setup],
     driverObjectStoreBytes: driverObjectStore(raw.ray?.driver_object_store_memory),

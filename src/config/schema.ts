@@ -52,10 +52,14 @@ const workerType = z.strictObject({
 
 const commands = z.array(z.string());
 
+/** What a cluster may be called (it becomes part of job names and paths). */
+export const CLUSTER_NAME = /^[A-Za-z][A-Za-z0-9_-]{0,39}$/;
+
+/** Where clusters' state directories live unless the config says (state_dir). */
+export const DEFAULT_STATE_ROOT = "~/.ray-sge/clusters";
+
 export const configSchema = z.strictObject({
-  cluster_name: z
-    .string()
-    .regex(/^[A-Za-z][A-Za-z0-9_-]{0,39}$/, "expected 1-40 letters, digits, _ or -, starting with a letter"),
+  cluster_name: z.string().regex(CLUSTER_NAME, "expected 1-40 letters, digits, _ or -, starting with a letter"),
   max_workers: z.number().int().min(0).max(10_000).optional(),
   idle_timeout_minutes: z.number().positive().max(100_000).optional(),
   provider: z
