@@ -168,6 +168,7 @@ function runRay(): string {
   return `${saveRayLogs()}
 RAY_PID=; AUTOSCALER_PID=
 stop_ray() {
+  STOP_SIGNAL=$1
   log "signal $1: stopping this job's Ray (gracefully)"
   [ -n "$AUTOSCALER_PID" ] && kill -TERM "$AUTOSCALER_PID" 2>/dev/null
   [ -n "$RAY_PID" ] && kill -TERM "$RAY_PID" 2>/dev/null
@@ -290,6 +291,9 @@ done
 log "Ray exited with code $rc"
 [ -n "$AUTOSCALER_PID" ] && kill -TERM "$AUTOSCALER_PID" 2>/dev/null
 save_ray_logs
+# qdel (-notify sends SIGUSR2): the job ends as a job killed by SIGUSR2 would (128 + 12), so accounting
+# says it was deleted, not that it failed (the autoscaler reads it so)
+[ "\${STOP_SIGNAL:-}" = USR2 ] && rc=140
 exit "$rc"
 `;
 

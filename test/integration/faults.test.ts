@@ -18,7 +18,7 @@ import {
 
 const sge = clientAs();
 let dir: string;
-const names = ["itqm", "itint", "itkill", "itdown", "itrep", "itlost", "ittwo", "itburst", "itexecd"];
+const names = ["itqm", "itint", "itkill", "itdown", "itrep", "itlost", "ittwo", "itburst", "itexecd", "itbusy"];
 const TESTBED = new URL("../../scripts/testbed", import.meta.url).pathname;
 
 beforeAll(() => {
@@ -326,6 +326,66 @@ describe("faults", () => {
     await new Promise((r) => p.once("close", r));
     const up = await waitFor("a scale-up for the sustained demand", async () => scaleUps()[0], 60_000, 500);
     expect(Date.parse(up.time) - t0).toBeLessThan(12_000);
+    expect(cli(["down", config], dir).status).toBe(0);
+  }, 300_000);
+
+  it("a worker that dies at work is replaced at once, with the burst gate on (the default)", async () => {
+    const config = smallConfig(dir, "itbusy");
+    writeFileSync(config, readFileSync(config, "utf8").replace("min_workers: 1", "min_workers: 0"));
+    expect(cli(["up", config], dir).status).toBe(0);
+    const state = join(dir, "state", "itbusy");
+    const events = () =>
+      readFileSync(join(state, "events.jsonl"), "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l));
+    const py = `${conf.RAY_VENV}/bin/python`;
+    // two long tasks on a 1-CPU head: one runs there, the other gets a worker after the gate's grace
+    const p = spawnCli(
+      [
+        "submit",
+        "itbusy",
+        "--no-wait",
+        "--",
+        py,
+        "-c",
+        "import ray, time; ray.init(); ray.get([ray.remote(max_retries=3)(lambda: time.sleep(90)).remote() for _ in range(2)])",
+      ],
+      dir,
+    );
+    await new Promise((r) => p.once("close", r));
+    type Node = {
+      role: string;
+      ray: string;
+      jobId: number;
+      taskId: number;
+      resources?: { CPU?: number };
+      available?: { CPU?: number };
+    };
+    const w = await waitFor(
+      "a worker at work",
+      async () =>
+        (JSON.parse(cli(["status", config, "--json"], dir).stdout).nodes as Node[]).find(
+          (n) => n.role === "worker" && n.ray === "ALIVE" && n.resources?.CPU === 1 && (n.available?.CPU ?? 0) === 0,
+        ),
+      90_000,
+      1000,
+    );
+    // let the autoscaler see it busy for a round, then kill its raylet
+    await new Promise((r) => setTimeout(r, 2500));
+    const raylet = asRoot(["pgrep", "-f", `raylet.*/${w.jobId}\\.${w.taskId}\\.all\\.q/p/ray/`]).stdout.trim();
+    expect(raylet).toMatch(/^\d+$/);
+    const killedAt = Date.now();
+    asRoot(["kill", "-9", raylet]);
+    const replaced = await waitFor(
+      "a scale-up replacing it",
+      async () => events().find((e) => e.event === "scale-up" && /which died at work/.test(e.why)),
+      60_000,
+      500,
+    );
+    expect(replaced.why).toContain(`replaces ${w.jobId}.${w.taskId}, which died at work`);
+    expect(Date.parse(replaced.time) - killedAt).toBeLessThan(15_000);
+    expect(events().some((e) => e.event === "worker-failed")).toBe(false);
     expect(cli(["down", config], dir).status).toBe(0);
   }, 300_000);
 

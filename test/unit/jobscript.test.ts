@@ -171,7 +171,9 @@ describe("job scripts", () => {
 
   it("keeps Ray's logs when Ray exits: newest files first, bounded, a file that does not fit keeps its end", () => {
     const s = renderWorkerScript({ ...base, role: "worker" });
-    expect(s).toMatch(/log "Ray exited with code \$rc"\n.*\nsave_ray_logs\nexit "\$rc"/);
+    expect(s).toMatch(
+      /log "Ray exited with code \$rc"\n.*\nsave_ray_logs\n(#.*\n)*\[ "\$\{STOP_SIGNAL:-\}" = USR2 \] && rc=140\nexit "\$rc"/,
+    );
     const fn = part(s, "save_ray_logs() {", "\nRAY_PID=");
     const root = mkdtempSync(join(tmpdir(), "rl-"));
     const logs = join(root, "ray/session_latest/logs");
@@ -227,8 +229,10 @@ echo "RC=$rc"
     const code = await new Promise<number | null>((r) => p.once("close", r));
     expect(code).toBe(0);
     expect(out).toContain("signal USR2: stopping this job's Ray (gracefully)");
-    // ended by the script's SIGTERM (143), not by the SIGUSR2 itself (140)
-    expect(out).toContain("RC=143");
+    // ended by the script's SIGTERM (143), not by the SIGUSR2 itself; the job then exits 140 (128 +
+    // SIGUSR2), what accounting shows for a deleted job
+    expect(out).toContain("Ray exited with code 143");
+    expect(out).toContain("RC=140");
     // the traps' log lines use no command substitution: bash 5.2 fails to parse one in a trap that
     // interrupts wait in a job ("unexpected EOF while looking for matching )", measured at qdel -notify)
     const log = /\nlog\(\) \{[^\n]*\}/.exec(s)?.[0] ?? "";

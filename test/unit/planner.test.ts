@@ -477,6 +477,51 @@ describe("planner: failures and backoff", () => {
     const b = plan(input({ ended: [ended("1.2")], now: NOW + 31_000, memory: a.memory }));
     expect(b.memory.backoff.cpu1).toMatchObject({ failures: 2, until: NOW + 31_000 + 60_000 });
   });
+  it("a node that died at work is replaced at once, burst gate or not; an idle or deleted one is not", () => {
+    const settings = DEFAULT_SETTINGS;
+    const w = job("5.1", "cpu1");
+    // round 1: the worker is busy
+    const r1 = plan(
+      input({ jobs: [w], ray: ray({ nodes: [head(), node("5.1", "cpu1", { CPU: 1 }, busy)] }), settings }),
+    );
+    expect(r1.launch).toEqual([]);
+    expect(r1.memory.busy).toEqual(["5.1"]);
+    // round 2, either way it dies: Ray lists it dead while its job runs, or its job is gone
+    const dead = plan(
+      input({
+        jobs: [w],
+        ray: ray({ nodes: [head(), node("5.1", "cpu1", { CPU: 1 }, { status: "DEAD" })] }),
+        settings,
+        memory: r1.memory,
+        now: NOW + 1000,
+      }),
+    );
+    expect(dead.cancel.map((c) => c.instanceId)).toEqual(["5.1"]);
+    expect(dead.launch).toEqual([{ type: "cpu1", count: 1, why: "replaces 5.1, which died at work" }]);
+    const ended = { instanceId: "5.1", type: "cpu1", endedMs: NOW + 1000, registered: true, reason: "exit 1" };
+    const gone = plan(
+      input({ ray: ray({ nodes: [head()] }), ended: [ended], settings, memory: r1.memory, now: NOW + 1000 }),
+    );
+    expect(gone.launch.map((l) => l.count)).toEqual([1]);
+    expect(gone.newFailures).toEqual([]);
+    // deleted (qdel: scale, by hand), or idle when it died: nothing to replace
+    const deleted = plan(
+      input({
+        ray: ray({ nodes: [head()] }),
+        ended: [{ ...ended, deleted: true }],
+        settings,
+        memory: r1.memory,
+        now: NOW + 1000,
+      }),
+    );
+    expect(deleted.launch).toEqual([]);
+    const idle = plan(input({ jobs: [w], ray: ray({ nodes: [head(), node("5.1", "cpu1", { CPU: 1 })] }), settings }));
+    expect(idle.memory.busy).toEqual([]);
+    expect(
+      plan(input({ ray: ray({ nodes: [head()] }), ended: [ended], settings, memory: idle.memory })).launch,
+    ).toEqual([]);
+  });
+
   it("a worker that ran a long while and then ended is no failure", () => {
     const p = plan(
       input({

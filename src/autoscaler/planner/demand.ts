@@ -33,6 +33,10 @@ export function placeDemand(r: Round, cap: Capacity, jobs: JobsView, wall: Wallt
   const { placement } = cap;
   for (const t of wall.replacements)
     placement.open(nodeOf(t), `replaces a node of type ${t.name} ahead of its h_rt`, true);
+  for (const d of jobs.diedBusy) {
+    const t = r.types.get(d.type);
+    if (t) placement.open(nodeOf(t), `replaces ${d.instanceId}, which died at work`, true);
+  }
   placeGangs(r, placement);
   placeTasks(r, placement, jobs);
   placeConstraints(r, placement, wall);

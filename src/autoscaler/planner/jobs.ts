@@ -11,6 +11,13 @@ export interface JobsView {
   reserved: string[];
   onTheWay: WorkerJob[];
   live: { job: WorkerJob; node: RayNodeState }[];
+  /** Nodes busy last round that died since (their job ended, or Ray lists them dead): replaced at once. */
+  diedBusy: { type: string; instanceId: string }[];
+}
+
+/** Is a node at work (leased workers, or tasks running)? */
+export function isBusy(node: RayNodeState): boolean {
+  return node.idleMs === 0 && node.activity.length > 0;
 }
 
 /**
@@ -28,8 +35,14 @@ export function noteFailures(r: Round): void {
 
 export function sortJobs(r: Round): JobsView {
   const { out, memory, settings, now } = r;
-  const v: JobsView = { counts: new Map(), reserved: [], onTheWay: [], live: [] };
+  const v: JobsView = { counts: new Map(), reserved: [], onTheWay: [], live: [], diedBusy: [] };
   const count = (type: string) => v.counts.set(type, (v.counts.get(type) ?? 0) + 1);
+  // a node that was at work and died (a host lost, Ray killed) left work behind: its retried tasks may
+  // show as demand only for moments (measured: ~4 s), too short for the burst gate to judge them
+  const wasBusy = new Set(r.input.memory.busy ?? []);
+  for (const e of r.input.ended ?? [])
+    if (e.registered && !e.deleted && wasBusy.has(e.instanceId))
+      v.diedBusy.push({ type: e.type, instanceId: e.instanceId });
   for (const j of [...r.input.jobs].sort((a, b) => a.jobId - b.jobId || a.taskId - b.taskId)) {
     if (!r.types.has(j.type)) continue;
     const node = r.rayByInstance.get(j.instanceId);
@@ -44,13 +57,14 @@ export function sortJobs(r: Round): JobsView {
     }
     if (j.phase === "running" && node && node.status === "DEAD") {
       out.cancel.push({ ...ids(j), why: "its Ray node is dead" });
+      if (wasBusy.has(j.instanceId)) v.diedBusy.push({ type: j.type, instanceId: j.instanceId });
       continue;
     }
     const drainedAt = r.input.memory.walltimeDrained[j.instanceId];
     if (j.phase === "running" && node && (node.status === "DRAINING" || drainedAt !== undefined)) {
       // drained (ahead of walltime, or by hand): its job is deleted once its work is done; while it
       // works, a node drained for walltime keeps its replacement (on its way) needed
-      const busy = node.idleMs === 0 && node.activity.length > 0;
+      const busy = isBusy(node);
       if (!busy && node.status === "DRAINING") out.cancel.push({ ...ids(j), why: "drained and idle" });
       else if (drainedAt === undefined) count(j.type);
       if (drainedAt !== undefined) {
@@ -73,5 +87,6 @@ export function sortJobs(r: Round): JobsView {
     if (node && alive(node)) v.live.push({ job: j, node });
     else v.onTheWay.push(j);
   }
+  memory.busy = v.live.filter((l) => isBusy(l.node)).map((l) => l.job.instanceId);
   return v;
 }

@@ -98,6 +98,8 @@ export interface PlannerMemory {
   failures: FailedInstanceRequest[];
   /** What the burst gate remembers (burst.ts). */
   burst?: BurstMemory;
+  /** Worker nodes busy at the end of the round: should one die, it is replaced at once. */
+  busy?: string[];
 }
 
 export function emptyMemory(): PlannerMemory {

@@ -1,5 +1,5 @@
 /** Walltime: drain a node ahead of its h_rt (PREEMPTION, deadline = the job's end); replace a busy one early. */
-import type { JobsView } from "./jobs.js";
+import { isBusy, type JobsView } from "./jobs.js";
 import type { Round } from "./round.js";
 import type { PlannerNodeType } from "./types.js";
 
@@ -28,7 +28,7 @@ export function drainForWalltime(r: Round, jobs: JobsView): WalltimeView {
     w.replaced.add(job.instanceId);
     // the drained node no longer counts against max_workers: its replacement may start now
     jobs.counts.set(t.name, (jobs.counts.get(t.name) ?? 1) - 1);
-    if (node.idleMs === 0 && node.activity.length > 0) w.replacements.push(t);
+    if (isBusy(node)) w.replacements.push(t);
   }
   return w;
 }
