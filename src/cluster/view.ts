@@ -3,7 +3,7 @@
  * ("<job>.<task>"), what Ray waits for, and what became of the head. Pure: status.ts gathers the facts.
  */
 import type { ClusterSpec } from "../config/normalise.js";
-import type { AutoscalingState } from "../ray/messages.js";
+import type { AutoscalingState, NodeLife } from "../ray/messages.js";
 import type { PendingDemand, RayNode } from "../ray/nodes.js";
 import type { JobEntry } from "../sge/qstat.js";
 import { formatRuntime } from "../sge/qsub.js";
@@ -23,7 +23,8 @@ export interface NodeStatus {
   host?: string;
   /** Why the job waits, when Grid Engine says (pending jobs only). */
   waitingBecause?: string;
-  ray: "ALIVE" | "DRAINING" | "DEAD" | "not registered" | "unknown";
+  /** Its Ray node as people see it (messages.ts lifeOf), or why there is none to see. */
+  ray: NodeLife | "not registered" | "unknown";
   /** Ray's total resources of the node. */
   resources?: Record<string, number>;
   /** Ray's resources not in use. */

@@ -5,7 +5,24 @@
 
 export type Resources = Record<string, number>;
 
+/**
+ * A node's state in the autoscaler protocol (what the planner reads). People see another vocabulary,
+ * the one of `ray list nodes` (ALIVE, DEAD), plus DRAINING: `NodeLife` and `lifeOf` below are the one
+ * translation between the two.
+ */
 export type NodeStatusName = "UNSPECIFIED" | "RUNNING" | "DEAD" | "IDLE" | "DRAINING";
+
+/** A node's state as people see it (status, scale): RUNNING and IDLE are both ALIVE. */
+export type NodeLife = "ALIVE" | "DRAINING" | "DEAD";
+
+export function lifeOf(status: NodeStatusName): NodeLife {
+  return status === "DEAD" ? "DEAD" : status === "DRAINING" ? "DRAINING" : "ALIVE";
+}
+
+/** Can the node take work (the planner counts its capacity)? */
+export function takesWork(status: NodeStatusName): boolean {
+  return status === "RUNNING" || status === "IDLE";
+}
 
 export interface RayNodeState {
   /** Hex node id. */

@@ -2,7 +2,7 @@
  * The cluster's Ray nodes and waiting demand as `status`, `scale` and `up` show them: a pure view of
  * the GCS's resource state (gcs.ts).
  */
-import type { ClusterResourceState } from "./messages.js";
+import { type ClusterResourceState, lifeOf, type NodeLife } from "./messages.js";
 
 export interface RayNode {
   nodeId: string;
@@ -13,7 +13,8 @@ export interface RayNode {
   /** RAY_CLOUD_INSTANCE_ID of the node: "<job>.<task>" of its Grid Engine job. */
   instanceId: string;
   nodeType: string;
-  state: "ALIVE" | "DRAINING" | "DEAD";
+  /** As `ray list nodes` says it (plus DRAINING): messages.ts lifeOf. */
+  state: NodeLife;
   ip: string;
   isHead: boolean;
   resources: Record<string, number>;
@@ -32,7 +33,7 @@ export function rayNodesFrom(s: ClusterResourceState): RayNode[] {
     idleMs: n.idleMs,
     instanceId: n.instanceId,
     nodeType: n.nodeType,
-    state: n.status === "DEAD" ? "DEAD" : n.status === "DRAINING" ? "DRAINING" : "ALIVE",
+    state: lifeOf(n.status),
     ip: n.ip,
     isHead: n.total["node:__internal_head__"] !== undefined,
     resources: n.total,

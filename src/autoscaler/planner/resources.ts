@@ -1,5 +1,12 @@
 /** Resources, bins and request shapes: the arithmetic of placement. Pure. */
-import type { LabelConstraint, RayNodeState, RequestByCount, ResourceRequest, Resources } from "../../ray/messages.js";
+import {
+  type LabelConstraint,
+  type RayNodeState,
+  type RequestByCount,
+  type ResourceRequest,
+  type Resources,
+  takesWork,
+} from "../../ray/messages.js";
 
 export interface Bin {
   /** Live Ray node (available/total) or a worker on its way (type resources). */
@@ -85,7 +92,7 @@ export function placeable(r: ResourceRequest): boolean {
 }
 
 export function alive(n: RayNodeState): boolean {
-  return n.status === "RUNNING" || n.status === "IDLE";
+  return takesWork(n.status);
 }
 
 export function sameShape(a: ResourceRequest, b: ResourceRequest): boolean {
