@@ -70,8 +70,9 @@ export async function plannerBench() {
       gangs: [],
       constraints: [],
     },
-    // the burst gate passed (demand older than its grace): what is measured is placement
-    settings: { ...DEFAULT_SETTINGS, burst: undefined },
+    // the burst gate passed (demand older than its grace) and no upscaling_speed cap: what is measured
+    // is placement of the whole demand, as Ray's scheduler does below
+    settings: { ...DEFAULT_SETTINGS, burst: undefined, upscalingSpeed: Number.POSITIVE_INFINITY },
     memory: emptyMemory(),
   };
   for (let i = 0; i < 5; i++) plan(input);
