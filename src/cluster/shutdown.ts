@@ -23,6 +23,8 @@ function jobsText(jobs: readonly JobEntry[]): string {
  * Why `down` ends with jobs left: after qdel, Grid Engine keeps a running job (state dr) until the
  * execution daemon of its host confirms it ended; with that daemon down, it stays until the host is
  * back (measured on 8.1.9: kill -9 of an execd, the jobs left 1 to 3 minutes after its restart).
+ * `qdel -f` is offered only as a last resort, and down never forces: on 8.1.9 a manager's forced deletion of an array task
+ * whose execd is down crashed the qmaster ("got NULL element for JB_type"; 2 of 2 tries here).
  */
 export function stuckDeletionMessage(cluster: string, left: readonly JobEntry[], waitedS: number): string {
   const hosts = [...new Set(left.filter((j) => j.state.includes("d") && j.host).map((j) => j.host as string))];
@@ -30,7 +32,7 @@ export function stuckDeletionMessage(cluster: string, left: readonly JobEntry[],
   if (hosts.length === 0)
     return `${jobsText(left)} still in Grid Engine ${waitedS} s after qdel; ask Grid Engine why: qstat -j ${ids}`;
   const head = left.some((j) => parseJobName(cluster, j.name)?.role === "head");
-  return `${jobsText(left)} still in Grid Engine ${waitedS} s after qdel: the execution daemon of ${hosts.join(", ")} has not confirmed the end (is sge_execd down there?). Grid Engine stops and removes them when it answers again${head ? "; until then the head's Ray runs on" : "; their Ray nodes have stopped already (a node ends 10 s after its head)"}. A Grid Engine manager can remove them now: qdel -f ${ids}. Run ray-sge down again to check.`;
+  return `${jobsText(left)} still in Grid Engine ${waitedS} s after qdel: the execution daemon of ${hosts.join(", ")} has not confirmed the end (is sge_execd down there?). Grid Engine stops and removes them when it answers again (1 to 3 minutes after sge_execd is back, measured)${head ? "; until then the head's Ray runs on" : "; their Ray nodes have stopped already (a node ends 10 s after its head)"}. Have sge_execd started on ${hosts.join(", ")}, then run ray-sge down again (with --timeout 300 it waits that long). Last resort, for a Grid Engine manager: qdel -f ${ids} (Son of Grid Engine 8.1.9's qmaster crashed on it for array tasks here).`;
 }
 
 /** Call it holding the cluster's lock. */
@@ -68,8 +70,6 @@ export async function shutdownCluster(
       h.log(`waiting for Grid Engine to remove ${jobsText(left)} (up to ${Math.round(waitMs / 1000)} s) ...`);
       told = true;
     }
-    if (Date.now() - start + 30_000 > waitMs)
-      await h.sge.deleteJobs(uniqueIds(left), { force: true }).catch(() => undefined);
     await sleep(500, opts.signal);
   }
   const left = await remaining();

@@ -86,7 +86,7 @@ describe("faults", () => {
     expect(cli(["down", config], dir).status).toBe(0);
   }, 240_000);
 
-  it("kill -9 of an execd on a worker's host: the work finishes; down says why its job stays, and the manager's qdel -f it names removes it", async () => {
+  it("kill -9 of an execd on a worker's host: the work finishes; down says why its job stays and what to do, which works", async () => {
     const config = smallConfig(dir, "itexecd");
     expect(cli(["up", config], dir).status).toBe(0);
     const st = JSON.parse(cli(["status", config, "--json"], dir).stdout);
@@ -110,6 +110,7 @@ describe("faults", () => {
     const done = new Promise<number | null>((r) => driver.once("close", r));
     await new Promise((r) => setTimeout(r, 6000));
     asRoot(["sh", "-c", `kill -9 "$(cat /var/run/gridengine/execd-${w.host}.pid)"`]);
+    let restored = false;
     try {
       expect(await done, out).toBe(0);
       expect(out).toContain("DONE 12");
@@ -117,27 +118,23 @@ describe("faults", () => {
       expect(d.status, d.stderr).toBe(1);
       expect(d.stderr).toMatch(
         new RegExp(
-          `job ${w.jobId}\\.${w.taskId} \\(dr on ${w.host}\\).* still in Grid Engine \\d+ s after qdel: the execution daemon of ${w.host} has not confirmed the end .* qdel -f [\\d ]+\\.`,
+          `job ${w.jobId}\\.${w.taskId} \\(dr on ${w.host}\\).* still in Grid Engine \\d+ s after qdel: the execution daemon of ${w.host} has not confirmed the end .* Have sge_execd started on ${w.host}, then run ray-sge down again`,
         ),
       );
-      // the way out it gives, as the Grid Engine manager (Grid Engine itself takes 1 to 3 minutes after
-      // the execd is back, measured)
-      const ids = (/qdel -f ([\d ]+)\./.exec(d.stderr)?.[1] ?? "").trim().split(" ");
-      expect(ids).toContain(String(w.jobId));
-      expect(asRoot(["qdel", "-f", ...ids]).status).toBe(0);
-      await waitFor(
-        "the jobs to leave after qdel -f",
-        async () => (await sge.listJobs({ name: "rsge-itexecd-*" })).length === 0,
-        30_000,
-        1000,
-      );
-    } finally {
+      // the way out it gives (not qdel -f: 8.1.9's qmaster crashed on it, 2 of 2 tries): the execd
+      // back, then down again, which waits until Grid Engine has let the jobs go
       expect(asRoot([TESTBED, "up"]).status).toBe(0);
+      restored = true;
+      const again = cli(["down", config, "--timeout", "300"], dir);
+      expect(again.status, again.stderr).toBe(0);
+      expect(await sge.listJobs({ name: "rsge-itexecd-*" })).toEqual([]);
+    } finally {
+      if (!restored) asRoot([TESTBED, "up"]);
     }
-    const again = cli(["down", config], dir);
-    expect(again.status, again.stderr).toBe(0);
-    expect(again.stdout).toContain("no jobs (already down)");
-  }, 300_000);
+    const last = cli(["down", config], dir);
+    expect(last.status, last.stderr).toBe(0);
+    expect(last.stdout).toContain("no jobs (already down)");
+  }, 600_000);
 
   it("a down that fails (qmaster gone) changes nothing: the autoscaler carries on; the next down works", async () => {
     const config = smallConfig(dir, "itdown");
