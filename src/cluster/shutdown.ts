@@ -23,8 +23,9 @@ function jobsText(jobs: readonly JobEntry[]): string {
  * Why `down` ends with jobs left: after qdel, Grid Engine keeps a running job (state dr) until the
  * execution daemon of its host confirms it ended; with that daemon down, it stays until the host is
  * back (measured on 8.1.9: kill -9 of an execd, the jobs left 1 to 3 minutes after its restart).
- * `qdel -f` is offered only as a last resort, and down never forces: on 8.1.9 a manager's forced deletion of an array task
- * whose execd is down crashed the qmaster ("got NULL element for JB_type"; 2 of 2 tries here).
+ * `qdel -f` is offered only as a last resort, and down never forces: on 8.1.9 a manager's forced
+ * deletion of an array task whose execd is down crashed the qmaster ("got NULL element for JB_type";
+ * 2 of the last 3 tries here).
  */
 export function stuckDeletionMessage(cluster: string, left: readonly JobEntry[], waitedS: number): string {
   const hosts = [...new Set(left.filter((j) => j.state.includes("d") && j.host).map((j) => j.host as string))];

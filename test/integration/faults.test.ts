@@ -121,7 +121,7 @@ describe("faults", () => {
           `job ${w.jobId}\\.${w.taskId} \\(dr on ${w.host}\\).* still in Grid Engine \\d+ s after qdel: the execution daemon of ${w.host} has not confirmed the end .* Have sge_execd started on ${w.host}, then run ray-sge down again`,
         ),
       );
-      // the way out it gives (not qdel -f: 8.1.9's qmaster crashed on it, 2 of 2 tries): the execd
+      // the way out it gives (not qdel -f: 8.1.9's qmaster crashed on it, 2 of the last 3 tries): the execd
       // back, then down again, which waits until Grid Engine has let the jobs go
       expect(asRoot([TESTBED, "up"]).status).toBe(0);
       restored = true;
