@@ -13,7 +13,6 @@ export async function doctorCommand(
   const sge = new SgeClient();
   const spec = config ? (await specFrom(config)).spec : undefined;
   const facts = await gatherFacts(sge);
-  const hosts = facts.hosts;
   const checks = checkCluster(facts, spec);
   if (spec && opts.probes !== false) {
     const manager = new RayClusterManager(spec);
@@ -23,8 +22,8 @@ export async function doctorCommand(
     );
     const [ray, net, back, auto] = await Promise.all([
       probeRay(sge, spec, manager.state.logDir),
-      probeNetwork(sge, spec, manager.state.logDir, hosts),
-      probeSubmitHostReach(sge, spec, manager.state.logDir, hosts),
+      probeNetwork(sge, spec, manager.state.logDir, facts),
+      probeSubmitHostReach(sge, spec, manager.state.logDir, facts),
       probeAutoscaler(sge, spec, manager.state.logDir, { node: process.execPath, cli: CLI_PATH }),
     ]);
     checks.push(ray, net, back, auto);

@@ -6,10 +6,39 @@
 import { join } from "node:path";
 import { shellQuote } from "../base/shell.js";
 import type { ClusterSpec } from "../config/normalise.js";
-import type { SgeClient } from "../sge/client.js";
+import type { Queue, SgeClient } from "../sge/client.js";
+import type { QueueInstance } from "../sge/qconf.js";
 import type { ExecHost } from "../sge/qhost.js";
-import type { Check } from "./checks.js";
+import type { Check, ClusterFacts } from "./checks.js";
 import { autoscalerCheck } from "./jobscript.js";
+
+interface ProbeRun {
+  jobId: number;
+  output: string;
+  /** Whether it ran at all (it has an accounting record): a job that never started says nothing of the network. */
+  ran: boolean;
+  exitStatus?: number;
+  host?: string;
+}
+
+/**
+ * Hosts a probe job can start on now, most free slots first: the queue's usable instances with a
+ * free slot (a probe pinned to a full host waits in the queue, and proves nothing).
+ */
+export function probeHosts(queues: readonly Queue[], queue: string, hosts: readonly ExecHost[]): string[] {
+  const reporting = new Set(hosts.filter((h) => h.reporting).map((h) => h.name));
+  const free = (i: QueueInstance) => i.slotsTotal - i.slotsUsed - i.slotsReserved;
+  return (queues.find((q) => q.name === queue)?.instances ?? [])
+    .filter((i) => i.usable && free(i) > 0 && reporting.has(i.host))
+    .sort((a, b) => free(b) - free(a) || a.host.localeCompare(b.host))
+    .map((i) => i.host);
+}
+
+const notStarted = (name: string, jobs: ProbeRun[]): Check => ({
+  name,
+  status: "warn",
+  detail: `probe job(s) ${jobs.map((j) => j.jobId).join(", ")} did not start within 120 s (busy hosts?): not probed`,
+});
 
 async function runProbeJob(
   sge: SgeClient,
@@ -17,7 +46,7 @@ async function runProbeJob(
   script: string,
   dir: string,
   opts: { queue?: string; extra?: Partial<Parameters<SgeClient["submit"]>[0]>; timeoutMs?: number },
-): Promise<{ jobId: number; output: string; exitStatus?: number; host?: string }> {
+): Promise<ProbeRun> {
   const out = join(dir, `${name}.$JOB_ID.out`);
   const { jobId } = await sge.submit({
     name,
@@ -42,7 +71,7 @@ async function runProbeJob(
   const { readFile } = await import("node:fs/promises");
   const output = await readFile(out.replace("$JOB_ID", String(jobId)), "utf8").catch(() => "");
   const acct = await sge.accounting(jobId, { since, name }).catch(() => []);
-  const r: { jobId: number; output: string; exitStatus?: number; host?: string } = { jobId, output };
+  const r: ProbeRun = { jobId, output, ran: acct.length > 0 };
   if (acct[0]) {
     r.exitStatus = acct[0].exitStatus;
     r.host = acct[0].host;
@@ -127,12 +156,21 @@ export async function probeAutoscaler(
 }
 
 /** A listener job on one host, a connecting job on another: can workers reach a port on the head's host? */
-export async function probeNetwork(sge: SgeClient, spec: ClusterSpec, dir: string, hosts: ExecHost[]): Promise<Check> {
-  const usable = hosts.filter((h) => h.reporting).map((h) => h.name);
-  if (usable.length < 2)
-    return { name: "network between hosts", status: "warn", detail: "fewer than 2 execution hosts report: not probed" };
-  const [a, b] = usable as [string, string];
+export async function probeNetwork(
+  sge: SgeClient,
+  spec: ClusterSpec,
+  dir: string,
+  facts: ClusterFacts,
+): Promise<Check> {
   const queue = spec.head.sge.queue ?? "all.q";
+  const usable = probeHosts(facts.queues, queue, facts.hosts);
+  if (usable.length < 2)
+    return {
+      name: "network between hosts",
+      status: "warn",
+      detail: `fewer than 2 execution hosts with a free slot in ${queue}: not probed`,
+    };
+  const [a, b] = usable as [string, string];
   const port = join(dir, "probe-port");
   const py = `PY=$(sed -n '1s/^#![[:space:]]*//p' "$(command -v ${shellQuote(spec.rayExecutable)})" | cut -d' ' -f1); [ -x "$PY" ] || PY=python3`;
   const setup = spec.head.setupCommands.join("\n");
@@ -158,6 +196,11 @@ EOF
     runProbeJob(sge, `rsge-${spec.name}-probe-connect`, client, dir, { queue: `${queue}@${b}` }),
   ]);
   await rm(port, { force: true });
+  if (!l.ran || !c.ran)
+    return notStarted(
+      "network between hosts",
+      [l, c].filter((j) => !j.ran),
+    );
   return /ray-sge from/.test(c.output) && /accepted/.test(l.output)
     ? { name: "network between hosts", status: "ok", detail: `a job on ${b} reached a free port of a job on ${a}` }
     : {
@@ -177,11 +220,12 @@ export async function probeSubmitHostReach(
   sge: SgeClient,
   spec: ClusterSpec,
   dir: string,
-  hosts: ExecHost[],
+  facts: ClusterFacts,
 ): Promise<Check> {
   const name = "execution hosts reach this host";
-  const target = hosts.find((h) => h.reporting)?.name;
-  if (!target) return { name, status: "warn", detail: "no execution host reports: not probed" };
+  const queue = spec.head.sge.queue ?? "all.q";
+  const target = probeHosts(facts.queues, queue, facts.hosts)[0];
+  if (!target) return { name, status: "warn", detail: `no execution host with a free slot in ${queue}: not probed` };
   const { lookup } = await import("node:dns/promises");
   const { createServer } = await import("node:net");
   const { localAddressTowards } = await import("./driver-node.js");
@@ -197,8 +241,9 @@ export async function probeSubmitHostReach(
   const script = `${spec.head.setupCommands.join("\n")}\n${py}\n"$PY" -c 'import socket,sys; print(socket.create_connection((sys.argv[1], int(sys.argv[2])), 10).recv(16).decode(), "reached")' ${local} ${port}\n`;
   try {
     const r = await runProbeJob(sge, `rsge-${spec.name}-probe-back`, script, dir, {
-      queue: `${spec.head.sge.queue ?? "all.q"}@${target}`,
+      queue: `${queue}@${target}`,
     });
+    if (!r.ran) return notStarted(name, [r]);
     return /ray-sge reached/.test(r.output) && accepted
       ? {
           name,

@@ -59,3 +59,17 @@ describe("checkCluster", () => {
     expect(bad[0]?.fix).toBe("pick one of: all.q (qconf -sql)");
   });
 });
+
+describe("probeHosts", () => {
+  it("picks hosts with a free slot, most free first: a probe pinned to a full host waits and proves nothing", async () => {
+    const { probeHosts } = await import("../../src/cluster/doctor.js");
+    // as recorded: node1 2/4 slots used, node2 4/4 (full), node3 3/4
+    const f = await facts("qstat-f.xml");
+    expect(probeHosts(f.queues, "all.q", f.hosts)).toEqual(["node1", "node3"]);
+    expect(probeHosts(f.queues, "other.q", f.hosts)).toEqual([]);
+    const d = await facts("qstat-f-disabled.xml");
+    const disabled = d.queues[0]?.instances.filter((i) => !i.usable).map((i) => i.host) ?? [];
+    expect(disabled.length).toBeGreaterThan(0);
+    for (const h of disabled) expect(probeHosts(d.queues, "all.q", d.hosts)).not.toContain(h);
+  });
+});
