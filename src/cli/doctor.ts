@@ -1,8 +1,8 @@
 /** `ray-sge doctor [CONFIG]`: the checks `up` runs, all of them, plus probe jobs; exit 1 on a failure. */
 import { checkCluster, gatherFacts } from "../cluster/checks.js";
 import { probeAutoscaler, probeNetwork, probeRay, probeSubmitHostReach } from "../cluster/doctor.js";
-import { RayClusterManager } from "../cluster/manager.js";
 import { CLI_PATH } from "../cluster/requests.js";
+import { StateDir } from "../cluster/state-dir.js";
 import { SgeClient } from "../sge/client.js";
 import { progress, specFrom } from "./common.js";
 
@@ -15,16 +15,17 @@ export async function doctorCommand(
   const facts = await gatherFacts(sge);
   const checks = checkCluster(facts, spec);
   if (spec && opts.probes !== false) {
-    const manager = new RayClusterManager(spec);
-    await manager.state.ensure();
+    // the probe jobs write their output into the cluster's log dir
+    const state = new StateDir(spec.stateDir);
+    await state.ensure();
     progress(
       "probing: a job checks Ray on an execution host, two jobs check the network between hosts, one the way back to this host, one the autoscaler's needs",
     );
     const [ray, net, back, auto] = await Promise.all([
-      probeRay(sge, spec, manager.state.logDir),
-      probeNetwork(sge, spec, manager.state.logDir, facts),
-      probeSubmitHostReach(sge, spec, manager.state.logDir, facts),
-      probeAutoscaler(sge, spec, manager.state.logDir, { node: process.execPath, cli: CLI_PATH }),
+      probeRay(sge, spec, state.logDir),
+      probeNetwork(sge, spec, state.logDir, facts),
+      probeSubmitHostReach(sge, spec, state.logDir, facts),
+      probeAutoscaler(sge, spec, state.logDir, { node: process.execPath, cli: CLI_PATH }),
     ]);
     checks.push(ray, net, back, auto);
   }

@@ -80,7 +80,7 @@ export async function shutdownCluster(
   const late = (await h.ownJobIds()).filter((id) => !mine.has(id));
   if (late.length > 0) {
     h.log(`deleting job(s) submitted while shutting down: ${late.join(", ")}`);
-    await h.sge.deleteJobs(late, { force: true });
+    await h.sge.deleteJobs(late);
     ids.push(...late);
   }
   await h.state.clearHeadInfo();

@@ -54,23 +54,17 @@ function epoch(s: string | undefined): Date | undefined {
   return s && Number.isFinite(n) && n > 0 ? new Date(n * 1000) : undefined;
 }
 
-function variables(list: XmlNode | undefined): Record<string, string> {
+/** A list of name/value elements (variables VA_*, requests CE_*) as a record. */
+function pairs(list: XmlNode | undefined, nameTag: string, valueTag: string): Record<string, string> {
   const out: Record<string, string> = {};
   for (const el of list?.children ?? []) {
-    const name = textOf(el, "VA_variable");
-    if (name !== undefined) out[name] = textOf(el, "VA_value") ?? "";
+    const name = textOf(el, nameTag);
+    if (name !== undefined) out[name] = textOf(el, valueTag) ?? "";
   }
   return out;
 }
-
-function requests(list: XmlNode | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const el of list?.children ?? []) {
-    const name = textOf(el, "CE_name");
-    if (name !== undefined) out[name] = textOf(el, "CE_stringval") ?? "";
-  }
-  return out;
-}
+const variables = (list: XmlNode | undefined) => pairs(list, "VA_variable", "VA_value");
+const requests = (list: XmlNode | undefined) => pairs(list, "CE_name", "CE_stringval");
 
 function paths(list: XmlNode | undefined): string[] {
   return descendants(list, "PN_path").map((n) => n.text.trim());

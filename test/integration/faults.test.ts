@@ -34,6 +34,15 @@ afterAll(async () => {
   }
 });
 
+/** kill -9 of the raylet of a worker's job (its temp dir is under the job's $TMP: <job>.<task>.<queue>); when. */
+function killRaylet(w: { jobId: number; taskId?: number }): number {
+  const raylet = asRoot(["pgrep", "-f", `raylet.*/${w.jobId}\\.${w.taskId}\\.all\\.q/p/ray/`]).stdout.trim();
+  expect(raylet).toMatch(/^\d+$/);
+  const at = Date.now();
+  asRoot(["kill", "-9", raylet]);
+  return at;
+}
+
 describe("faults", () => {
   it("after a qmaster restart (8.1.9 then writes <JATASK:  N.> into qstat -j -xml), status and down work", async () => {
     const config = smallConfig(dir, "itqm");
@@ -64,11 +73,7 @@ describe("faults", () => {
     const state = join(dir, "state", "itkill");
     const st = JSON.parse(cli(["status", config, "--json"], dir).stdout);
     const w = st.nodes.find((n: { role: string }) => n.role === "worker");
-    // the raylet of that worker's job: its temp dir is under the job's $TMP (<job>.<task>.<queue>)
-    const raylet = asRoot(["pgrep", "-f", `raylet.*/${w.jobId}\\.${w.taskId}\\.all\\.q/p/ray/`]).stdout.trim();
-    expect(raylet).toMatch(/^\d+$/);
-    const killedAt = Date.now();
-    asRoot(["kill", "-9", raylet]);
+    const killedAt = killRaylet(w);
     // min_workers 1: a replacement job within seconds, not after a 30 s backoff
     const replacement = await waitFor(
       "a replacement worker job",
@@ -370,10 +375,7 @@ describe("faults", () => {
     );
     // let the autoscaler see it busy for a round, then kill its raylet
     await new Promise((r) => setTimeout(r, 2500));
-    const raylet = asRoot(["pgrep", "-f", `raylet.*/${w.jobId}\\.${w.taskId}\\.all\\.q/p/ray/`]).stdout.trim();
-    expect(raylet).toMatch(/^\d+$/);
-    const killedAt = Date.now();
-    asRoot(["kill", "-9", raylet]);
+    const killedAt = killRaylet(w);
     const replaced = await waitFor(
       "a scale-up replacing it",
       async () => events().find((e) => e.event === "scale-up" && /which died at work/.test(e.why)),
