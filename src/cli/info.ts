@@ -2,9 +2,11 @@
 import type { Queue, SgeClient } from "../sge/client.js";
 import type { ParallelEnvironment } from "../sge/qconf.js";
 import type { ExecHost } from "../sge/qhost.js";
+import { describeScheduler, type SchedulerInfo } from "../sge/scheduler.js";
 import { formatTable } from "./table.js";
 
 export interface ClusterInfo {
+  scheduler: SchedulerInfo;
   hosts: ExecHost[];
   queues: Queue[];
   parallelEnvironments: ParallelEnvironment[];
@@ -12,12 +14,13 @@ export interface ClusterInfo {
 
 export async function gatherInfo(sge: SgeClient, signal?: AbortSignal): Promise<ClusterInfo> {
   const call = signal ? { signal } : {};
-  const [hosts, queues, parallelEnvironments] = await Promise.all([
+  const [scheduler, hosts, queues, parallelEnvironments] = await Promise.all([
+    sge.scheduler(call),
     sge.hosts(call),
     sge.queues(call),
     sge.parallelEnvironments(call),
   ]);
-  return { hosts, queues, parallelEnvironments };
+  return { scheduler, hosts, queues, parallelEnvironments };
 }
 
 const GiB = 1024 ** 3;
@@ -25,7 +28,7 @@ const gib = (b: number | undefined) => (b === undefined ? "-" : `${(b / GiB).toF
 
 /** Pure: the text `ray-sge info` prints. */
 export function renderInfo(info: ClusterInfo): string {
-  const out: string[] = [];
+  const out: string[] = [`Scheduler: ${describeScheduler(info.scheduler)}`, ""];
   out.push(`Execution hosts (${info.hosts.length})`);
   out.push(
     ...formatTable([

@@ -7,6 +7,7 @@ import type { ClusterSpec, NodeTypeSpec } from "../config/normalise.js";
 import type { Queue, SgeClient } from "../sge/client.js";
 import type { Complex, ParallelEnvironment } from "../sge/qconf.js";
 import type { ExecHost } from "../sge/qhost.js";
+import { describeScheduler, type SchedulerInfo } from "../sge/scheduler.js";
 
 export type CheckStatus = "ok" | "warn" | "fail";
 
@@ -23,13 +24,21 @@ export interface ClusterFacts {
   pes: ParallelEnvironment[];
   complexes: Complex[];
   hosts: ExecHost[];
+  /** Which Grid Engine answered (absent when it was not asked). */
+  scheduler?: SchedulerInfo;
 }
 
 const gib = (b: number) => `${(b / 1024 ** 3).toFixed(1)}G`;
 
 /** Pure: what is wrong with the Grid Engine cluster, for this config (or in general without one). */
 export function checkCluster(facts: ClusterFacts, spec?: ClusterSpec): Check[] {
-  const checks: Check[] = [{ name: "qmaster", status: "ok", detail: "answers" }];
+  const checks: Check[] = [
+    {
+      name: "qmaster",
+      status: "ok",
+      detail: facts.scheduler ? `answers: ${describeScheduler(facts.scheduler)}` : "answers",
+    },
+  ];
   const types: NodeTypeSpec[] = spec ? [spec.head, ...spec.workerTypes] : [];
   const wanted = new Set(types.map((t) => t.sge.queue).filter((q): q is string => !!q && !q.includes("@")));
   const queues = wanted.size > 0 ? facts.queues.filter((q) => wanted.has(q.name)) : facts.queues;
@@ -138,15 +147,16 @@ export function checkCluster(facts: ClusterFacts, spec?: ClusterSpec): Check[] {
   return checks;
 }
 
-/** Ask Grid Engine for the facts the checks read (four commands, at once). */
+/** Ask Grid Engine for the facts the checks read (five commands, at once). */
 export async function gatherFacts(sge: SgeClient): Promise<ClusterFacts> {
-  const [queues, pes, complexes, hosts] = await Promise.all([
+  const [queues, pes, complexes, hosts, scheduler] = await Promise.all([
     sge.queues(),
     sge.parallelEnvironments(),
     sge.complexes(),
     sge.hosts(),
+    sge.scheduler(),
   ]);
-  return { queues, pes, complexes, hosts };
+  return { queues, pes, complexes, hosts, scheduler };
 }
 
 /** A check in one line: "name: detail; fix: ...". */

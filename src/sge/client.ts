@@ -20,6 +20,7 @@ import { type JobEntry, type JobStatus, type JobSummary, parseJobListBatches, su
 import { communicationError, type JobDetail, parseJobDetail } from "./qstat-detail.js";
 import { buildSubmission, type JobOptions, parseSubmitOutput, type SubmitResult } from "./qsub.js";
 import { CommandRunner, type RunnerConfig, type RunOptions, type RunResult } from "./run.js";
+import { parseSchedulerBanner, type SchedulerInfo } from "./scheduler.js";
 import { checkJobRef, checkObjectName } from "./validate.js";
 
 export interface CallOptions {
@@ -103,6 +104,7 @@ const STATUS_FLAGS: Partial<Record<JobStatus, string>> = {
 
 export class SgeClient {
   readonly runner: CommandRunner;
+  private schedulerInfo: Promise<SchedulerInfo> | undefined;
 
   constructor(config: RunnerConfig | CommandRunner = {}) {
     this.runner = config instanceof CommandRunner ? config : new CommandRunner(config);
@@ -113,6 +115,19 @@ export class SgeClient {
     if (o?.signal) r.signal = o.signal;
     if (o?.timeoutMs !== undefined) r.timeoutMs = o.timeoutMs;
     return r;
+  }
+
+  /** Which Grid Engine answers and its version (`qstat -help`'s first line), asked once per client. */
+  scheduler(call?: CallOptions): Promise<SchedulerInfo> {
+    this.schedulerInfo ??= this.runner.run(["qstat", "-help"], this.opts(call)).then((r) => {
+      const info = parseSchedulerBanner(r.stdout || r.stderr);
+      if (info.family === "unknown" && r.exitCode !== 0) throw classifyFailure(r);
+      return info;
+    });
+    this.schedulerInfo.catch(() => {
+      this.schedulerInfo = undefined;
+    });
+    return this.schedulerInfo;
   }
 
   /** Submit a job; returns its id (and task range for arrays). */

@@ -77,7 +77,9 @@ export function parseAccounting(text: string): AccountingRecord[] {
     set("exitSignal", exit?.[2]?.trim());
     set("cpuSeconds", parseDuration(raw.cpu));
     set("maxVmemBytes", parseMemory(raw.maxvmem));
-    set("maxRssBytes", parseMemory(raw.ru_maxrss));
+    // 9.x: maxrss in bytes; getrusage's ru_maxrss (both versions) is in kilobytes
+    const rssKb = Number(raw.ru_maxrss);
+    set("maxRssBytes", parseMemory(raw.maxrss) ?? (Number.isFinite(rssKb) && raw.ru_maxrss ? rssKb * 1024 : undefined));
     return rec;
   });
 }

@@ -3,6 +3,7 @@
  * <unknown_jobs> document; with qmaster down it exits 0 with a <comunication_error> document.
  */
 import type { TaskRange } from "./qsub.js";
+import { detailTime } from "./times.js";
 import { child, childrenOf, descendants, parseXmlTree, textOf, type XmlNode } from "./xml.js";
 
 export interface TaskDetail {
@@ -12,6 +13,12 @@ export interface TaskDetail {
   startedAt?: Date;
   /** Per-task messages, e.g. why a task went into error state. */
   messages: string[];
+}
+
+export interface ScopedRequests {
+  hardResources: Record<string, string>;
+  softResources: Record<string, string>;
+  queueRequests: string[];
 }
 
 export interface JobDetail {
@@ -33,10 +40,17 @@ export interface JobDetail {
   notify: boolean;
   /** -p as given at submission (-1023..1024). */
   priority: number;
+  /** -q (hard), of the job as a whole (9.x: the global request set). */
   queueRequests: string[];
   parallelEnvironment?: { name: string; min: number; max: number };
+  /** -l (hard), of the job as a whole (9.x: the global request set). */
   hardResources: Record<string, string>;
   softResources: Record<string, string>;
+  /**
+   * 9.x only: requests of a parallel job scoped to its master or slave tasks (`qsub -scope master
+   * -l ...`); absent when the job has none (and always on 8.1.9, which has no scopes).
+   */
+  scoped?: { master?: ScopedRequests; slave?: ScopedRequests };
   context: Record<string, string>;
   /** -v variables (SGE's own __SGE_PREFIX__ entries left out). */
   environment: Record<string, string>;
@@ -47,11 +61,6 @@ export interface JobDetail {
   tasks: TaskDetail[];
   /** Why the job waits: the scheduler's messages about this job (needs schedd_job_info true). */
   schedulingMessages: string[];
-}
-
-function epoch(s: string | undefined): Date | undefined {
-  const n = Number(s);
-  return s && Number.isFinite(n) && n > 0 ? new Date(n * 1000) : undefined;
 }
 
 /** A list of name/value elements (variables VA_*, requests CE_*) as a record. */
@@ -65,6 +74,39 @@ function pairs(list: XmlNode | undefined, nameTag: string, valueTag: string): Re
 }
 const variables = (list: XmlNode | undefined) => pairs(list, "VA_variable", "VA_value");
 const requests = (list: XmlNode | undefined) => pairs(list, "CE_name", "CE_stringval");
+
+const queues = (list: XmlNode | undefined) => descendants(list, "QR_name").map((n) => n.text.trim());
+
+/**
+ * The job's requests. 8.1.9 writes them as JB_hard_resource_list, JB_soft_resource_list and
+ * JB_hard_queue_list; 9.x moved them into JB_request_set_list, one set per scope (JRS_scope 0
+ * global, 1 master, 2 slave; fixture ocs-9.1/qstat-j.xml) with JRS_hard_resource_list and so on.
+ */
+function requestSets(el: XmlNode): Pick<JobDetail, "hardResources" | "softResources" | "queueRequests" | "scoped"> {
+  const sets = child(el, "JB_request_set_list")?.children ?? [];
+  if (sets.length === 0) {
+    return {
+      hardResources: requests(child(el, "JB_hard_resource_list")),
+      softResources: requests(child(el, "JB_soft_resource_list")),
+      queueRequests: queues(child(el, "JB_hard_queue_list")),
+    };
+  }
+  const byScope = new Map<number, ScopedRequests>();
+  for (const set of sets) {
+    byScope.set(Number(textOf(set, "JRS_scope") ?? 0), {
+      hardResources: requests(child(set, "JRS_hard_resource_list")),
+      softResources: requests(child(set, "JRS_soft_resource_list")),
+      queueRequests: queues(child(set, "JRS_hard_queue_list")),
+    });
+  }
+  const global = byScope.get(0) ?? { hardResources: {}, softResources: {}, queueRequests: [] };
+  const scoped: NonNullable<JobDetail["scoped"]> = {};
+  const master = byScope.get(1);
+  const slave = byScope.get(2);
+  if (master) scoped.master = master;
+  if (slave) scoped.slave = slave;
+  return master || slave ? { ...global, scoped } : global;
+}
 
 function paths(list: XmlNode | undefined): string[] {
   return descendants(list, "PN_path").map((n) => n.text.trim());
@@ -89,7 +131,8 @@ export function parseJobDetail(xml: string): JobDetailResult {
   if (root.name === "unknown_jobs") {
     return {
       found: [],
-      unknown: childrenOf(root, "ST_name").map((n) => n.text.trim()),
+      // 8.1.9: ST_name right under the root; 9.1: each inside an element (see xml-scan.ts)
+      unknown: descendants(root, "ST_name").map((n) => n.text.trim()),
     };
   }
   if (root.name !== "detailed_job_info") throw new Error(`expected <detailed_job_info>, got <${root.name}>`);
@@ -121,9 +164,7 @@ export function parseJobDetail(xml: string): JobDetailResult {
       joinOutput: textOf(el, "JB_merge_stderr") === "true",
       notify: textOf(el, "JB_notify") === "true",
       priority: Number(textOf(el, "JB_priority") ?? 1024) - 1024,
-      queueRequests: descendants(child(el, "JB_hard_queue_list"), "QR_name").map((n) => n.text.trim()),
-      hardResources: requests(child(el, "JB_hard_resource_list")),
-      softResources: requests(child(el, "JB_soft_resource_list")),
+      ...requestSets(el),
       context: variables(child(el, "JB_context")),
       environment: env,
       holdJobs: descendants(child(el, "JB_jid_predecessor_list"), "JRE_job_number").map((n) => Number(n.text)),
@@ -137,7 +178,7 @@ export function parseJobDetail(xml: string): JobDetailResult {
             statusCode: Number(textOf(t, "JAT_status") ?? 0),
             messages: descendants(child(t, "JAT_message_list"), "QIM_message").map((n) => n.text.trim()),
           };
-          const started = epoch(textOf(t, "JAT_start_time"));
+          const started = detailTime(textOf(t, "JAT_start_time"));
           if (started) td.startedAt = started;
           return td;
         })
@@ -150,7 +191,7 @@ export function parseJobDetail(xml: string): JobDetailResult {
     opt("group", textOf(el, "JB_group"));
     opt("project", textOf(el, "JB_project"));
     opt("account", textOf(el, "JB_account"));
-    opt("submittedAt", epoch(textOf(el, "JB_submission_time")));
+    opt("submittedAt", detailTime(textOf(el, "JB_submission_time")));
     opt("scriptFile", textOf(el, "JB_script_file"));
     opt("cwd", textOf(el, "JB_cwd"));
     opt("shell", descendants(child(el, "JB_shell_list"), "PN_path")[0]?.text.trim());

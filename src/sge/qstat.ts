@@ -8,7 +8,9 @@
  * queue instance with <master>MASTER|SLAVE</master>. An unknown id in `qstat -j` gives rc 0 and an
  * <unknown_jobs> document.
  */
+
 import type { TaskRange } from "./qsub.js";
+import { localTime } from "./times.js";
 import { type ChunkSource, type XmlRecord, xmlRecordBatches } from "./xml.js";
 
 export type JobStatus =
@@ -156,7 +158,9 @@ function toEntries(rec: XmlRecord, options: ParseJobListOptions, out: JobEntry[]
     slots: Number(f.slots ?? 1),
   };
   if (!Number.isInteger(entry.id)) throw new Error(`bad job number ${JSON.stringify(f.JB_job_number)}`);
-  if (f.JB_submission_time) entry.submittedAtMs = localTime(f.JB_submission_time);
+  // 9.1 writes a pending job's submission time as JAT_submission_time (fixture ocs-9.1/qstat.xml)
+  const submitted = f.JB_submission_time ?? f.JAT_submission_time;
+  if (submitted) entry.submittedAtMs = localTime(submitted);
   if (f.JAT_start_time) entry.startedAtMs = localTime(f.JAT_start_time);
   if (queue) {
     entry.queue = strings.get(queue);
@@ -172,13 +176,6 @@ function toEntries(rec: XmlRecord, options: ParseJobListOptions, out: JobEntry[]
     } else entry.taskRanges = ranges;
   }
   out.push(entry);
-}
-
-/** qstat prints times without a zone, in the qmaster's local time, e.g. "2026-11-25T17:12:03". */
-function localTime(text: string): number {
-  const ms = new Date(text).getTime();
-  if (Number.isNaN(ms)) throw new Error(`not a time: ${JSON.stringify(text)}`);
-  return ms;
 }
 
 /** Stream the jobs of a `qstat -xml` (also `-g t`, `-f`) document, a batch per chunk of input. */

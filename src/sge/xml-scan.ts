@@ -99,7 +99,8 @@ export class XmlScanner {
       const gt = this.tagEnd(buf, i + 1);
       if (gt < 0) break;
       if (c === 47 /* / */) {
-        const name = quirkName(buf.slice(i + 2, gt).trim()) ?? buf.slice(i + 2, gt).trim();
+        const raw = buf.slice(i + 2, gt);
+        const name = quirkName(raw) ?? raw.trim();
         const open = this.stack.pop();
         if (open !== name) throw new Error(`</${name}> closes <${open ?? "nothing"}>`);
         this.on.close(name);
@@ -109,7 +110,7 @@ export class XmlScanner {
         const body = buf.slice(i + 1, selfClosing ? gt - 1 : gt);
         let sp = 0;
         while (sp < body.length && !isSpace(body.charCodeAt(sp))) sp++;
-        const quirk = quirkName(body.trim());
+        const quirk = quirkName(body);
         const name = quirk ?? body.slice(0, sp);
         if (!name) throw new Error("a tag without a name");
         if (this.rootClosed) throw new Error(`<${name}> after the root element`);
@@ -157,12 +158,15 @@ export class XmlScanner {
 /**
  * Grid Engine's known malformed tags: after a qmaster restart, 8.1.9's `qstat -j -xml` writes each
  * array task as `<JATASK:     146.>...</JATASK:     146.>` (measured; fixture
- * qstat-j-after-qmaster-restart.xml) where it otherwise writes `<ulong_sublist>`. Read as element
- * `JATASK` with no attributes; anything else malformed is still refused.
+ * qstat-j-after-qmaster-restart.xml) where it otherwise writes `<ulong_sublist>`: read as element
+ * `JATASK`. OCS 9.1's `qstat -j UNKNOWN -xml` wraps each unknown id in a tag with no name, `<>` ...
+ * `</>` (fixture ocs-9.1/qstat-j-unknown.xml): read as `element`, the name its lists use elsewhere.
+ * Both have no attributes; anything else malformed is still refused.
  */
 const QUIRK = /^([A-Z][A-Z_]*):\s+[0-9]+\.$/;
 
 function quirkName(tag: string): string | undefined {
+  if (tag === "") return "element";
   return QUIRK.exec(tag)?.[1];
 }
 

@@ -4,6 +4,7 @@ import { renderInfo } from "../../src/cli/info.js";
 import { main } from "../../src/cli/main.js";
 import { parseParallelEnvironment, parseQueueInstances } from "../../src/sge/qconf.js";
 import { parseHosts } from "../../src/sge/qhost.js";
+import { parseSchedulerBanner } from "../../src/sge/scheduler.js";
 import { VERSION } from "../../src/version.js";
 import { fixture } from "../support/fixtures.js";
 
@@ -11,6 +12,7 @@ describe("renderInfo", () => {
   it("shows hosts, queue instance states in words, and PEs", async () => {
     const instances = await parseQueueInstances(Readable.from([fixture("qstat-f-disabled.xml")]));
     const text = renderInfo({
+      scheduler: parseSchedulerBanner(fixture("qstat-help-first-line.txt")),
       hosts: parseHosts(fixture("qhost.xml")),
       queues: [{ name: "all.q", instances }],
       parallelEnvironments: [
@@ -18,11 +20,25 @@ describe("renderInfo", () => {
         parseParallelEnvironment(fixture("qconf-sp-smp.txt")),
       ],
     });
-    expect(text).toMatch(/^Execution hosts \(3\)\n/);
+    expect(text).toMatch(/^Scheduler: Son of Grid Engine 8\.1\.9\n\nExecution hosts \(3\)\n/);
     expect(text).toMatch(/node1 +lx-amd64 +2 +0\.15 +0\.2\/23\.5 +ok/);
     expect(text).toContain("Queue all.q: 3 instances (2 usable)");
     expect(text).toMatch(/all\.q@node3 +BIP +3\/4 +d: disabled/);
     expect(text).toMatch(/mpi +\$round_robin +999 +yes \(control_slaves TRUE\)/);
+  });
+
+  it("names Open Cluster Scheduler 9.1 and reads its outputs", async () => {
+    const text = renderInfo({
+      scheduler: parseSchedulerBanner(fixture("qstat-help-first-line.txt", "ocs-9.1")),
+      hosts: parseHosts(fixture("qhost.xml", "ocs-9.1")),
+      queues: [
+        { name: "all.q", instances: await parseQueueInstances(Readable.from([fixture("qstat-f.xml", "ocs-9.1")])) },
+      ],
+      parallelEnvironments: [parseParallelEnvironment(fixture("qconf-sp-make.txt", "ocs-9.1"))],
+    });
+    expect(text).toMatch(/^Scheduler: Open Cluster Scheduler 9\.1\.4\n\nExecution hosts \(1\)\n/);
+    expect(text).toMatch(/all\.q@node1 +BIP +2\/4 +ok/);
+    expect(text).toMatch(/make +\$round_robin +999 +yes/);
   });
 });
 

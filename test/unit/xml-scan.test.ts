@@ -4,7 +4,7 @@ import { readdirSync } from "node:fs";
 import { SaxesParser } from "saxes";
 import { describe, expect, it } from "vitest";
 import { decodeEntities, XmlScanner } from "../../src/sge/xml-scan.js";
-import { fixture } from "../support/fixtures.js";
+import { FIXTURE_SETS, fixture, fixtureDir } from "../support/fixtures.js";
 
 type Event = ["open", string, Record<string, string>] | ["text", string] | ["close", string];
 
@@ -19,9 +19,9 @@ function normalise(events: Event[]): Event[] {
   return out.filter((e) => e[0] !== "text" || e[1].trim() !== "");
 }
 
-/** saxes, strict, reads Grid Engine's known malformed tag once it is written as what it means. */
+/** saxes, strict, reads Grid Engine's known malformed tags once they are written as what they mean. */
 function viaSaxes(text: string): Event[] {
-  text = text.replace(/<(\/?)JATASK:\s+[0-9]+\.>/g, "<$1JATASK>");
+  text = text.replace(/<(\/?)JATASK:\s+[0-9]+\.>/g, "<$1JATASK>").replace(/<(\/?)>/g, "<$1element>");
   const events: Event[] = [];
   const p = new SaxesParser();
   p.on("opentag", (t) => events.push(["open", t.name, t.attributes as Record<string, string>]));
@@ -44,15 +44,19 @@ function viaScanner(chunks: string[]): Event[] {
   return normalise(events);
 }
 
-const xmlFixtures = readdirSync(new URL("../fixtures/sge-8.1.9/", import.meta.url)).filter((f) => f.endsWith(".xml"));
+const xmlFixtures = FIXTURE_SETS.flatMap((set) =>
+  readdirSync(fixtureDir(set))
+    .filter((f) => f.endsWith(".xml"))
+    .map((f) => [set, f] as const),
+);
 
 describe("XmlScanner equals saxes", () => {
-  it.each(xmlFixtures)("%s, whole and split at every position", (name) => {
-    const text = fixture(name);
+  it.each(xmlFixtures)("%s/%s, whole and split at every position", (set, name) => {
+    const text = fixture(name, set);
     const expected = viaSaxes(text);
     expect(viaScanner([text])).toEqual(expected);
-    // every split point of the first 3000 characters, then a sample of the rest
-    const step = text.length > 3000 ? 7 : 1;
+    // every split point of the first 3000 characters, then about 1500 more spread over the rest
+    const step = Math.max(7, Math.ceil((text.length - 3000) / 1500));
     for (let i = 1; i < text.length; i += i < 3000 ? 1 : step) {
       expect(viaScanner([text.slice(0, i), text.slice(i)])).toEqual(expected);
     }
