@@ -18,6 +18,21 @@ export default defineConfig({
           fileParallelism: false,
         },
       },
+      // what only 9.x has (RSMAP GPUs): run by scripts/test's OCS pass, with the testbed on OCS
+      ...(process.env.RSGE_TESTBED_SCHEDULER === "ocs"
+        ? [
+            {
+              test: {
+                name: "integration-ocs",
+                include: ["test/integration-ocs/**/*.test.ts"],
+                globalSetup: ["test/support/global-setup.ts"],
+                testTimeout: 300_000,
+                hookTimeout: 300_000,
+                fileParallelism: false,
+              },
+            },
+          ]
+        : []),
     ],
   },
 });

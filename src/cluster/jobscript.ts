@@ -12,6 +12,7 @@
  * Never `ray stop`.
  */
 import { shellQuote } from "../base/shell.js";
+import { gpuGrantLines } from "./gpus.js";
 import { LOG_NAMES, STATE_FILES } from "./state-dir.js";
 
 export interface ScriptInput {
@@ -24,6 +25,8 @@ export interface ScriptInput {
   role: "head" | "worker" | "driver";
   /** `ray start` resource flags for this node type (see rayResourceArgs). */
   resourceArgs: string[];
+  /** The GPU complex, when this node type requests GPUs (the script reads its grant: gpus.ts). */
+  gpuComplex?: string;
   /** Further `ray start` flags kept from the config. */
   extraArgs: string[];
   setupCommands: string[];
@@ -47,11 +50,11 @@ export interface NodeResources {
   labels?: Record<string, string>;
 }
 
-/** `ray start` flags for a node's resources; CPUs follow the slots SGE granted ($NSLOTS). */
+/** `ray start` flags for a node's resources; CPUs follow the slots SGE granted ($NSLOTS), GPUs its RSMAP grant. */
 export function rayResourceArgs(r: NodeResources): string[] {
   const args = [`--num-cpus=\${NSLOTS:-${r.slots}}`];
   if (r.memoryBytes !== undefined) args.push(`--memory=${r.memoryBytes}`);
-  if (r.gpus > 0) args.push(`--num-gpus=${r.gpus}`);
+  if (r.gpus > 0) args.push(`--num-gpus=\${RSGE_NUM_GPUS:-${r.gpus}}`);
   if (Object.keys(r.customResources).length > 0) args.push(`--resources=${JSON.stringify(r.customResources)}`);
   const labels = Object.entries(r.labels ?? {});
   if (labels.length > 0) args.push(`--labels=${labels.map(([k, v]) => `${k}=${v}`).join(",")}`);
@@ -124,7 +127,7 @@ RAY_PY=$(sed -n '1s/^#![[:space:]]*//p' "$RAY_BIN" | cut -d' ' -f1)
 export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$STATE_DIR/${STATE_FILES.token}"
 export RAY_CLOUD_INSTANCE_ID="$INSTANCE" RAY_NODE_TYPE_NAME="$NODE_TYPE"
 export RAY_USAGE_STATS_ENABLED=0
-# on SIGTERM Ray drains for up to 30 s before it stops; qdel's SIGKILL follows the notify signal after
+${i.gpuComplex ? gpuGrantLines(i.gpuComplex) : ""}# on SIGTERM Ray drains for up to 30 s before it stops; qdel's SIGKILL follows the notify signal after
 # the queue's notify time (often 60 s, less on some sites): stop soon, so the logs are kept in time
 export RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="\${RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S:-3}"
 ${
@@ -356,10 +359,10 @@ RAY_ARGS=(start --block --disable-usage-stats --address="$HEAD_ADDR"
 ${runRay()}${WAIT_RAY}`;
 }
 
-/** Double-quote a resource flag: it may refer to $NSLOTS; everything else in it is escaped. */
+/** Double-quote a resource flag: it may refer to $NSLOTS or $RSGE_NUM_GPUS; everything else is escaped. */
 function dq(word: string): string {
-  const nslots = "${NSLOTS:-";
-  const i = word.indexOf(nslots);
+  const m = /\$\{(NSLOTS|RSGE_NUM_GPUS):-/.exec(word);
+  const i = m ? m.index : -1;
   const esc = (s: string) => s.replace(/(["\\$`])/g, "\\$1");
   if (i < 0) return `"${esc(word)}"`;
   const end = word.indexOf("}", i);

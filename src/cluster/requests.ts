@@ -92,6 +92,7 @@ export function jobScript(
     resourceArgs: rayResourceArgs(type),
     extraArgs: type.rayStartArgs,
     setupCommands: type.setupCommands,
+    ...(type.gpus > 0 ? { gpuComplex: spec.gpuComplex } : {}),
     version: VERSION,
   };
   if (type.role === "worker") return renderWorkerScript(input);

@@ -13,6 +13,19 @@ export interface TaskDetail {
   startedAt?: Date;
   /** Per-task messages, e.g. why a task went into error state. */
   messages: string[];
+  /**
+   * 9.x: consumables granted to the task, with the ids of resource maps (RSMAP), e.g. gpu 2 on node1
+   * ids ["0", "1"] (JAT_granted_resources_list; fixture ocs-9.1/qstat-j-gpu-worker.xml).
+   */
+  granted: GrantedResource[];
+}
+
+export interface GrantedResource {
+  name: string;
+  amount: number;
+  host: string;
+  /** The granted ids of a resource map (empty for other consumables). */
+  ids: string[];
 }
 
 export interface ScopedRequests {
@@ -177,6 +190,12 @@ export function parseJobDetail(xml: string): JobDetailResult {
             taskId: Number(textOf(t, "JAT_task_number")),
             statusCode: Number(textOf(t, "JAT_status") ?? 0),
             messages: descendants(child(t, "JAT_message_list"), "QIM_message").map((n) => n.text.trim()),
+            granted: (child(t, "JAT_granted_resources_list")?.children ?? []).map((g) => ({
+              name: textOf(g, "GRU_name") ?? "",
+              amount: Number(textOf(g, "GRU_amount") ?? 0),
+              host: textOf(g, "GRU_host") ?? "",
+              ids: descendants(child(g, "GRU_resource_map_list"), "RESL_value").map((n) => n.text.trim()),
+            })),
           };
           const started = detailTime(textOf(t, "JAT_start_time"));
           if (started) td.startedAt = started;

@@ -12,6 +12,7 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { gpuGrantLines } from "../../src/cluster/gpus.js";
 import {
   KEPT_RAY_LOG_BYTES,
   rayResourceArgs,
@@ -36,6 +37,35 @@ function bashSyntaxOk(script: string): void {
   execFileSync("bash", ["-n"], { input: script });
 }
 
+describe("GPU grant", () => {
+  const run = (hgr: string | undefined) => {
+    const lines = gpuGrantLines("gpu");
+    const r = spawnSync(
+      "bash",
+      [
+        "-c",
+        `log() { echo "log: $*"; }\n${lines}\necho "n=\${RSGE_NUM_GPUS:-unset} cuda=\${CUDA_VISIBLE_DEVICES:-unset}"`,
+      ],
+      { encoding: "utf8", env: { PATH: process.env.PATH, ...(hgr === undefined ? {} : { SGE_HGR_gpu: hgr }) } },
+    );
+    return r.stdout.trim().split("\n").pop();
+  };
+
+  it("turns the RSMAP ids Grid Engine granted into CUDA_VISIBLE_DEVICES and Ray's GPU count", () => {
+    expect(run("0 1")).toBe("n=2 cuda=0,1");
+    expect(run("3")).toBe("n=1 cuda=3");
+    // no grant (8.1.9's plain consumable): the config's count, devices as the host has them
+    expect(run(undefined)).toBe("n=unset cuda=unset");
+  });
+
+  it("is in the script of a node type that requests GPUs, reading that type's complex", () => {
+    const s = renderWorkerScript({ ...base, role: "worker", nodeType: "gpu", gpuComplex: "gpu_rsmap" });
+    bashSyntaxOk(s);
+    expect(s).toContain("printenv 'SGE_HGR_gpu_rsmap'");
+    expect(renderWorkerScript({ ...base, role: "worker" })).not.toContain("SGE_HGR_");
+  });
+});
+
 describe("job scripts", () => {
   it("head: valid bash, token by path, no ray stop, dashboard on the node's address, ids for matching", () => {
     const s = renderHeadScript(base);
@@ -51,7 +81,9 @@ describe("job scripts", () => {
     expect(s).toContain("export RAY_enable_autoscaler_v2=1");
     expect(s).not.toMatch(/ray stop/);
     // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, meant literally
-    expect(s).toContain('"--num-cpus=${NSLOTS:-4}" "--memory=17179869184" "--num-gpus=1" "--resources={\\"a100\\":1}"');
+    expect(s).toContain(
+      '"--num-cpus=${NSLOTS:-4}" "--memory=17179869184" "--num-gpus=${RSGE_NUM_GPUS:-1}" "--resources={\\"a100\\":1}"',
+    );
     expect(s).toContain("'--object-store-memory=1000000'");
     expect(s).toContain("STATE_DIR='/home/u/.ray-sge/clusters/demo'");
   });

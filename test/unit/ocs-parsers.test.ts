@@ -143,3 +143,14 @@ describe("qsub and qdel (9.1)", () => {
     expect(e.kind).toBe("unknown-job");
   });
 });
+
+describe("a ray-sge GPU worker's qstat -j -xml (9.1, RSMAP gpu)", () => {
+  it("reads the gpu request and the ids Grid Engine granted", () => {
+    const [w] = parseJobDetail(ocs("qstat-j-gpu-worker.xml")).found;
+    expect(w?.hardResources).toMatchObject({ gpu: "2" });
+    expect(w?.context.ray_sge_cluster).toBe("ocsgpu");
+    expect(w?.tasks[0]?.granted).toEqual([{ name: "gpu", amount: 2, host: "node1", ids: ["0", "1"] }]);
+    const [head] = parseJobDetail(ocs("qstat-j-head.xml")).found;
+    expect(head?.tasks[0]?.granted.find((g) => g.name === "gpu")).toBeUndefined();
+  });
+});
