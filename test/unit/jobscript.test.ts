@@ -80,8 +80,8 @@ describe("job scripts", () => {
     expect(s).toContain("--no-monitor");
     expect(s).toContain("export RAY_enable_autoscaler_v2=1");
     expect(s).not.toMatch(/ray stop/);
-    // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, meant literally
     expect(s).toContain(
+      // biome-ignore lint/suspicious/noTemplateCurlyInString: bash's ${...}, meant literally
       '"--num-cpus=${NSLOTS:-4}" "--memory=17179869184" "--num-gpus=${RSGE_NUM_GPUS:-1}" "--resources={\\"a100\\":1}"',
     );
     expect(s).toContain("'--object-store-memory=1000000'");
