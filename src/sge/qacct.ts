@@ -77,9 +77,8 @@ export function parseAccounting(text: string): AccountingRecord[] {
     set("exitSignal", exit?.[2]?.trim());
     set("cpuSeconds", parseDuration(raw.cpu));
     set("maxVmemBytes", parseMemory(raw.maxvmem));
-    // 9.x: maxrss in bytes; getrusage's ru_maxrss (both versions) is in kilobytes
-    const rssKb = Number(raw.ru_maxrss);
-    set("maxRssBytes", parseMemory(raw.maxrss) ?? (Number.isFinite(rssKb) && raw.ru_maxrss ? rssKb * 1024 : undefined));
+    // 9.x: maxrss in bytes (its ru_maxrss is a bare number of kilobytes); 8.1.9: ru_maxrss with a unit, "4.477KB"
+    set("maxRssBytes", parseMemory(raw.maxrss) ?? parseMemory(raw.ru_maxrss));
     return rec;
   });
 }

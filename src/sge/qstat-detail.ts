@@ -28,12 +28,6 @@ export interface GrantedResource {
   ids: string[];
 }
 
-export interface ScopedRequests {
-  hardResources: Record<string, string>;
-  softResources: Record<string, string>;
-  queueRequests: string[];
-}
-
 export interface JobDetail {
   id: number;
   name: string;
@@ -59,11 +53,6 @@ export interface JobDetail {
   /** -l (hard), of the job as a whole (9.x: the global request set). */
   hardResources: Record<string, string>;
   softResources: Record<string, string>;
-  /**
-   * 9.x only: requests of a parallel job scoped to its master or slave tasks (`qsub -scope master
-   * -l ...`); absent when the job has none (and always on 8.1.9, which has no scopes).
-   */
-  scoped?: { master?: ScopedRequests; slave?: ScopedRequests };
   context: Record<string, string>;
   /** -v variables (SGE's own __SGE_PREFIX__ entries left out). */
   environment: Record<string, string>;
@@ -90,35 +79,29 @@ const requests = (list: XmlNode | undefined) => pairs(list, "CE_name", "CE_strin
 
 const queues = (list: XmlNode | undefined) => descendants(list, "QR_name").map((n) => n.text.trim());
 
+type Requests = Pick<JobDetail, "hardResources" | "softResources" | "queueRequests">;
+
+/** One set of requests: 8.1.9's are JB_hard_resource_list and so on, 9.x's JRS_hard_resource_list. */
+function requestsOf(node: XmlNode | undefined, prefix: "JB" | "JRS"): Requests {
+  return {
+    hardResources: requests(child(node, `${prefix}_hard_resource_list`)),
+    softResources: requests(child(node, `${prefix}_soft_resource_list`)),
+    queueRequests: queues(child(node, `${prefix}_hard_queue_list`)),
+  };
+}
+
 /**
- * The job's requests. 8.1.9 writes them as JB_hard_resource_list, JB_soft_resource_list and
- * JB_hard_queue_list; 9.x moved them into JB_request_set_list, one set per scope (JRS_scope 0
- * global, 1 master, 2 slave; fixture ocs-9.1/qstat-j.xml) with JRS_hard_resource_list and so on.
+ * The job's requests. 9.x moved them into JB_request_set_list, one set per scope (JRS_scope 0
+ * global, 1 master, 2 slave; fixture ocs-9.1/qstat-j.xml): the global set is read. Master/slave
+ * scoped requests (`qsub -scope`) are not read yet: no recorded job has them.
  */
-function requestSets(el: XmlNode): Pick<JobDetail, "hardResources" | "softResources" | "queueRequests" | "scoped"> {
-  const sets = child(el, "JB_request_set_list")?.children ?? [];
-  if (sets.length === 0) {
-    return {
-      hardResources: requests(child(el, "JB_hard_resource_list")),
-      softResources: requests(child(el, "JB_soft_resource_list")),
-      queueRequests: queues(child(el, "JB_hard_queue_list")),
-    };
-  }
-  const byScope = new Map<number, ScopedRequests>();
-  for (const set of sets) {
-    byScope.set(Number(textOf(set, "JRS_scope") ?? 0), {
-      hardResources: requests(child(set, "JRS_hard_resource_list")),
-      softResources: requests(child(set, "JRS_soft_resource_list")),
-      queueRequests: queues(child(set, "JRS_hard_queue_list")),
-    });
-  }
-  const global = byScope.get(0) ?? { hardResources: {}, softResources: {}, queueRequests: [] };
-  const scoped: NonNullable<JobDetail["scoped"]> = {};
-  const master = byScope.get(1);
-  const slave = byScope.get(2);
-  if (master) scoped.master = master;
-  if (slave) scoped.slave = slave;
-  return master || slave ? { ...global, scoped } : global;
+function jobRequests(el: XmlNode): Requests {
+  const sets = child(el, "JB_request_set_list");
+  if (!sets) return requestsOf(el, "JB");
+  return requestsOf(
+    sets.children.find((s) => Number(textOf(s, "JRS_scope") ?? 0) === 0),
+    "JRS",
+  );
 }
 
 function paths(list: XmlNode | undefined): string[] {
@@ -177,7 +160,7 @@ export function parseJobDetail(xml: string): JobDetailResult {
       joinOutput: textOf(el, "JB_merge_stderr") === "true",
       notify: textOf(el, "JB_notify") === "true",
       priority: Number(textOf(el, "JB_priority") ?? 1024) - 1024,
-      ...requestSets(el),
+      ...jobRequests(el),
       context: variables(child(el, "JB_context")),
       environment: env,
       holdJobs: descendants(child(el, "JB_jid_predecessor_list"), "JRE_job_number").map((n) => Number(n.text)),

@@ -7,7 +7,7 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, installForUser, smallConfig } from "../support/cluster.js";
-import { asRoot, clientAs, conf, NODES, userDir, waitFor } from "../support/testbed.js";
+import { asRoot, clientAs, NODES, USER, userDir, waitFor } from "../support/testbed.js";
 
 const sge = clientAs();
 const NAME = "itgpu";
@@ -82,7 +82,7 @@ print("RESULT " + json.dumps({"both": ray.get(both.remote()), "one": ray.get(one
     "total": ray.cluster_resources().get("GPU")}))
 `,
     );
-    asRoot(["chown", conf.TESTBED_USER as string, app]);
+    asRoot(["chown", USER, app]);
     const r = cli(["submit", NAME, "--working-dir", dir, "--", "python", "gpus.py"], dir);
     expect(r.status, r.stderr).toBe(0);
     const line = r.stdout.split("\n").find((l) => l.startsWith("RESULT "));

@@ -68,7 +68,6 @@ describe("qstat -j -xml (9.1)", () => {
       [2, "fxarr", { h_rt: "200" }],
       [3, "fxwait", { arch: "nosuch", h_rt: "100" }],
     ]);
-    expect(found[0]?.scoped).toBeUndefined();
     expect(found[1]?.array).toEqual({ first: 1, last: 3, step: 1 });
   });
 

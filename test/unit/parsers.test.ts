@@ -98,6 +98,8 @@ describe("parseAccounting", () => {
       wallclockSeconds: 44,
     });
     expect(r?.maxVmemBytes).toBe(Math.round(1.734 * 1024 * 1024));
+    // 8.1.9 writes ru_maxrss with its unit (9.x: maxrss in bytes, see ocs-parsers.test.ts)
+    expect(parseAccounting(fixture("qacct-13.txt"))[0]?.maxRssBytes).toBe(Math.round(4.477 * 1024));
     expect(r?.taskId).toBeUndefined();
   });
 
