@@ -192,7 +192,8 @@ print("hosts:", sorted(set(h for _, h in results)))
     for (let i = 0; i < 20 && rayLeft(); i++) await new Promise((res) => setTimeout(res, 500));
     expect(rayLeft()).toBe("");
     expect(cli(["down", config], dir).stdout).toMatch(/already down/);
-  });
+    // up may take its --timeout (240 s) on a slow machine; the app, env and down come after it
+  }, 420_000);
 
   it("refuses a broken config with file:line:col and exit 2, submitting nothing", async () => {
     const config = writeConfig(dir, "itbroken");
