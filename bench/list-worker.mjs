@@ -22,7 +22,8 @@ async function baseline({ XMLParser, jobStatus, parseTaskRanges }) {
       priority: Number(f.JAT_prio),
       slots: Number(f.slots),
     };
-    if (f.JB_submission_time) e.submittedAtMs = new Date(f.JB_submission_time).getTime();
+    const submitted = f.JB_submission_time ?? f.JAT_submission_time; // 8.1.9, 9.x
+    if (submitted) e.submittedAtMs = new Date(submitted).getTime();
     if (f.JAT_start_time) e.startedAtMs = new Date(f.JAT_start_time).getTime();
     if (f.queue_name) {
       e.queue = f.queue_name;

@@ -48,14 +48,15 @@ async function qstatBench() {
   );
   console.log("|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
   const results = [];
-  for (const [n, longNames] of [
-    [1_000, false],
-    [10_000, false],
-    [100_000, false],
-    [100_000, true],
+  for (const [n, longNames, shape] of [
+    [1_000, false, "sge"],
+    [10_000, false, "sge"],
+    [100_000, false, "sge"],
+    [100_000, true, "sge"],
+    [100_000, false, "ocs"],
   ]) {
-    const file = join(dir, `qstat-${n}${longNames ? "-long" : ""}.xml`);
-    await writeSyntheticQstat(file, n, { longNames });
+    const file = join(dir, `qstat-${n}${longNames ? "-long" : ""}-${shape}.xml`);
+    await writeSyntheticQstat(file, n, { longNames, shape });
     const env = { ...process.env, PATH: `${bin}:${process.env.PATH}`, RSGE_BENCH_QSTAT_FILE: file };
     const ours = [];
     const base = [];
@@ -68,16 +69,21 @@ async function qstatBench() {
     if (o.jobs !== b.jobs) throw new Error(`ours read ${o.jobs} rows, baseline ${b.jobs}`);
     const mb = (statSync(file).size / 1024 / 1024).toFixed(1);
     console.log(
-      `| ${n}${longNames ? " (names of 30+ chars)" : ""} | ${mb} MiB | ${o.ms.toFixed(0)} | ${b.ms.toFixed(0)} | ${(b.ms / o.ms).toFixed(1)}x | ${o.mem.toFixed(0)} | ${b.mem.toFixed(0)} | ${(o.mem / b.mem).toFixed(2)} | ${((o.mem - idle) / (b.mem - idle)).toFixed(2)} |`,
+      `| ${n}${longNames ? " (names of 30+ chars)" : ""}${shape === "ocs" ? " (OCS 9.1-shaped)" : ""} | ${mb} MiB | ${o.ms.toFixed(0)} | ${b.ms.toFixed(0)} | ${(b.ms / o.ms).toFixed(1)}x | ${o.mem.toFixed(0)} | ${b.mem.toFixed(0)} | ${(o.mem / b.mem).toFixed(2)} | ${((o.mem - idle) / (b.mem - idle)).toFixed(2)} |`,
     );
-    if (!longNames) results.push({ n, speedup: b.ms / o.ms, memRatio: o.mem / b.mem });
+    if (n === 100_000 && !longNames) results.push({ shape, speedup: b.ms / o.ms, memRatio: o.mem / b.mem });
   }
   rmSync(dir, { recursive: true, force: true });
-  const last = results.at(-1); // 100k jobs, short names: the target's case
-  console.log(
-    `target at 100k jobs: >= 4x faster (${last.speedup.toFixed(1)}x: ${last.speedup >= 4 ? "met" : "MISSED"}), <= 0.25 of the memory (${last.memRatio.toFixed(2)}: ${last.memRatio <= 0.25 ? "met" : "MISSED"})`,
-  );
-  return last.speedup >= 4 && last.memRatio <= 0.25;
+  // 100k jobs, short names: the target's case, on each scheduler's shape
+  let met = true;
+  for (const r of results) {
+    const ok = r.speedup >= 4 && r.memRatio <= 0.25;
+    met &&= ok;
+    console.log(
+      `target at 100k jobs (${r.shape === "ocs" ? "OCS 9.1" : "SGE 8.1.9"} shape): >= 4x faster (${r.speedup.toFixed(1)}x: ${r.speedup >= 4 ? "met" : "MISSED"}), <= 0.25 of the memory (${r.memRatio.toFixed(2)}: ${r.memRatio <= 0.25 ? "met" : "MISSED"})`,
+    );
+  }
+  return met;
 }
 
 function coldStart() {

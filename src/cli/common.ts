@@ -70,8 +70,15 @@ export async function clusterFrom(
     return await specFrom(target);
   } catch (e) {
     if (!(e instanceof UsageError) || !isClusterName(target)) throw e;
-    const sge = new SgeClient();
-    const details = await sge.jobDetails(clusterJobPattern(target));
+    let details: Awaited<ReturnType<SgeClient["jobDetails"]>>;
+    try {
+      details = await new SgeClient().jobDetails(clusterJobPattern(target));
+    } catch (ge) {
+      // the name is still the thing to fix; say too why Grid Engine could not tell whether it runs
+      throw new UsageError(
+        `${e.message}; nor could Grid Engine be asked for its jobs: ${ge instanceof Error ? ge.message : String(ge)}`,
+      );
+    }
     const ours = details.filter((d) => d.context.ray_sge_cluster === target && parseJobName(target, d.name));
     if (ours.length === 0) throw e;
     const { spec } = normaliseConfig({ cluster_name: target, head_node: { resources: { slots: 1 } } });

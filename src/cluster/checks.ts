@@ -112,6 +112,7 @@ export function checkCluster(facts: ClusterFacts, spec?: ClusterSpec): Check[] {
       );
     }
   }
+  if ((facts.scheduler?.major ?? 0) >= 9) checks.push(...terabyteRequests(types));
   const reporting = facts.hosts.filter((h) => h.reporting);
   checks.push(
     reporting.length === facts.hosts.length
@@ -143,6 +144,28 @@ export function checkCluster(facts: ClusterFacts, spec?: ClusterSpec): Check[] {
             fix: `lower ${t.role === "head" ? "head_node" : t.name}.resources.memory`,
           },
     );
+  }
+  return checks;
+}
+
+/**
+ * 9.x's qsub refuses a memory size with a T suffix (`-l mem_free=1T`: "not a memory value", measured
+ * on OCS 9.1.4; 8.1.9 takes it). ray-sge writes node memory in M itself; this is about the config's
+ * own `-l` requests, which are passed as written.
+ */
+function terabyteRequests(types: NodeTypeSpec[]): Check[] {
+  const checks: Check[] = [];
+  for (const t of types) {
+    for (const [name, value] of Object.entries(t.sge.resources)) {
+      const m = typeof value === "string" ? /^(\d+(?:\.\d+)?)[tT]$/.exec(value) : null;
+      if (!m) continue;
+      checks.push({
+        name: `request ${name} for ${t.name}`,
+        status: "fail",
+        detail: `${name}=${value}: 9.x's qsub refuses the T suffix ("not a memory value")`,
+        fix: `write it in G: ${name}=${Number(m[1]) * 1024}G`,
+      });
+    }
   }
   return checks;
 }

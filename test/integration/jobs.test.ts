@@ -78,7 +78,7 @@ describe("submit / list / detail / delete / accounting", () => {
       name: "it-toobig",
       command: "true",
       cwd: dir,
-      hardResources: { mem_free: "100T" },
+      hardResources: { mem_free: "102400G" }, // 9.x refuses the T suffix
     });
     submitted.push(jobId);
     const detail = await waitFor("a scheduling message", async () => {
@@ -86,7 +86,7 @@ describe("submit / list / detail / delete / accounting", () => {
       return d.schedulingMessages.length > 0 ? d : undefined;
     });
     expect(detail.rows[0]?.status).toBe("pending");
-    expect(detail.schedulingMessages.join("\n")).toMatch(/mem_free=100T\) cannot run at host "node\d"/);
+    expect(detail.schedulingMessages.join("\n")).toMatch(/mem_free=102400G\) cannot run at host "node\d"/);
     await sge.deleteJobs([jobId]);
     await gone(jobId);
   });

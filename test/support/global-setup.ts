@@ -11,14 +11,29 @@ function run(argv: string[]): { status: number; out: string } {
   return { status: r.status ?? -1, out: `${r.stdout}${r.stderr}` };
 }
 
+/** Which scheduler the tests want: 8.1.9 unless scripts/test's OCS pass says ocs. */
+const WANT = process.env.RSGE_TESTBED_SCHEDULER === "ocs" ? "ocs" : "sge";
+
 export async function setup(): Promise<void> {
-  if (run([TESTBED_SCRIPT, "status"]).status === 0) return;
-  if (process.getuid?.() !== 0) {
+  const status = run([TESTBED_SCRIPT, "status"]);
+  const running = /^scheduler: .*\((sge|ocs)\)$/m.exec(status.out)?.[1];
+  if (status.status === 0 && running === WANT) return;
+  if (WANT === "ocs") {
+    // this process's PATH and SGE_ROOT must already be the OCS cell's: it cannot switch itself
     throw new Error(
-      "the integration tests need the Grid Engine testbed: run `sudo scripts/testbed up` first (or run the tests as root)",
+      `the OCS tests need the testbed on Open Cluster Scheduler (it is ${running ?? "not up"}): run \`scripts/testbed up --scheduler ocs\` and \`. /etc/profile.d/ray-sge-testbed.sh\` first (scripts/test does both)`,
     );
   }
-  process.stdout.write("integration tests: the testbed is not up; running scripts/testbed up\n");
+  if (process.getuid?.() !== 0) {
+    throw new Error(
+      "the integration tests need the Grid Engine testbed on 8.1.9: run `sudo scripts/testbed up` first (or run the tests as root)",
+    );
+  }
+  process.stdout.write(
+    running === "ocs"
+      ? "integration tests: the testbed runs OCS; switching it to 8.1.9 (scripts/testbed up)\n"
+      : "integration tests: the testbed is not up; running scripts/testbed up\n",
+  );
   const up = spawnSync(TESTBED_SCRIPT, ["up"], { stdio: "inherit" });
   if (up.status !== 0) throw new Error(`scripts/testbed up failed with exit code ${up.status}`);
 }

@@ -69,10 +69,15 @@ describe("main", () => {
 });
 
 describe("main: the small promises", () => {
-  afterEach(() => vi.restoreAllMocks());
+  afterEach(() => {
+    vi.restoreAllMocks();
+    vi.unstubAllEnvs();
+  });
 
   it("accepts --verbose in any position before --, and leaves it to the driver after --", async () => {
     const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    // no Grid Engine commands: a unit test must not reach a qmaster (the name is looked up there too)
+    vi.stubEnv("PATH", "/nonexistent");
     for (const argv of [
       ["--verbose", "status", "no-such-cluster-x"],
       ["status", "--verbose", "no-such-cluster-x"],
@@ -82,6 +87,7 @@ describe("main: the small promises", () => {
       expect(await main(argv)).toBe(2);
       expect(err.mock.calls.map((c) => c[0]).join("")).toMatch(/no cluster named "no-such-cluster-x"/);
       expect(err.mock.calls.map((c) => c[0]).join("")).not.toMatch(/unknown option/);
+      expect(err.mock.calls.map((c) => c[0]).join("")).toMatch(/nor could Grid Engine be asked.*qstat was not found/);
       err.mockClear();
     }
   });

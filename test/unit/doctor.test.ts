@@ -6,6 +6,7 @@ import { parseConfig } from "../../src/config/load.js";
 import { normaliseConfig } from "../../src/config/normalise.js";
 import { parseComplexes, parseParallelEnvironment, parseQueueInstances } from "../../src/sge/qconf.js";
 import { parseHosts } from "../../src/sge/qhost.js";
+import { parseSchedulerBanner } from "../../src/sge/scheduler.js";
 import { fixture } from "../support/fixtures.js";
 
 const EXAMPLE = readFileSync(new URL("../../examples/ray-sge-cluster.yaml", import.meta.url), "utf8");
@@ -33,6 +34,25 @@ describe("checkCluster", () => {
         "memory for worker",
       ]),
     );
+  });
+
+  it("on 9.x, fails a -l request with a T suffix (9.1's qsub refuses it), with the size in G; not on 8.1.9", async () => {
+    const text = EXAMPLE.replace('qsub_options: "-l h_rt=24:00:00', 'qsub_options: "-l h_rt=24:00:00 -l h_vmem=1.5T');
+    const on = async (set: "sge-8.1.9" | "ocs-9.1") =>
+      checkCluster(
+        { ...(await facts("qstat-f.xml")), scheduler: parseSchedulerBanner(fixture("qstat-help-first-line.txt", set)) },
+        spec(text),
+      ).filter((c) => c.status === "fail");
+    expect(await on("sge-8.1.9")).toEqual([]);
+    expect(await on("ocs-9.1")).toEqual([
+      {
+        name: "request h_vmem for head",
+        status: "fail",
+        detail: `h_vmem=1.5T: 9.x's qsub refuses the T suffix ("not a memory value")`,
+        fix: "write it in G: h_vmem=1536G",
+      },
+      expect.objectContaining({ name: "request h_vmem for worker", fix: "write it in G: h_vmem=1536G" }),
+    ]);
   });
 
   it("says which instance is disabled and how to enable it", async () => {
