@@ -84,7 +84,7 @@ export function qmasterProcessAlive(): boolean {
 /** Start the qmaster again after a test stopped it, and wait until it answers. */
 export async function startQmaster(): Promise<void> {
   if (qmasterUp()) return;
-  asRoot(["/etc/init.d/gridengine-master", "start"]);
+  asRoot([TESTBED_SCRIPT, "start-qmaster"]); // whichever scheduler runs (8.1.9 or OCS)
   await waitFor("qmaster to answer", async () => qmasterUp(), 60_000);
 }
 

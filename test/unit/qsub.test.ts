@@ -143,6 +143,11 @@ describe("buildSubmission", () => {
     ["command and script", { name: "x", command: "a", script: "b" }, /exactly one/],
     ["a newline in a script argument", { name: "x", script: "/s.sh", scriptArgs: ["a\nb"] }, /newline or NUL/],
     [
+      "%n in a script argument (OCS 9.1.4 kills the job)",
+      { name: "x", script: "/s.sh", scriptArgs: ["ok", "%s%n"] },
+      /script argument 2 .* contains %n, .* use command \+ args/,
+    ],
+    [
       "a comma in an environment value",
       { name: "x", command: "t", environment: { A: "1,2" } },
       /comma cannot be carried/,
