@@ -277,7 +277,7 @@ ray.get([t.remote() for _ in range(3)])
       `#!/bin/bash
 source ${VENV}/bin/activate
 export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH=${up.tokenPath} RAY_CLOUD_INSTANCE_ID=hand-$JOB_ID.$SGE_TASK_ID
-IP=$(getent hosts $(hostname) | awk '{print $1; exit}')
+IP=$(getent ahostsv4 $(hostname) | awk '{print $1; exit}')
 exec ray start --block --address=${up.address} --node-ip-address=$IP --temp-dir=$TMP/ray --num-cpus=1 --disable-usage-stats
 `,
     );

@@ -7,7 +7,7 @@ W=$1; V=$2; mkdir -p "$W"; rm -f "$W/addr"
 cat > "$W/head.sh" <<EOS
 #!/bin/bash
 PORT=\$($V/bin/python -c 'import socket; s=socket.socket(); s.bind(("",0)); print(s.getsockname()[1])')
-IP=\$(getent hosts \$(hostname) | awk '{print \$1; exit}')
+IP=\$(getent ahostsv4 \$(hostname) | awk '{print \$1; exit}')
 echo "\$IP:\$PORT" > $W/addr.tmp && mv $W/addr.tmp $W/addr
 exec $V/bin/ray start --head --block --port=\$PORT --node-ip-address=\$IP --temp-dir=\$TMP/ray --num-cpus=1 --include-dashboard=false --disable-usage-stats
 EOS
@@ -16,7 +16,7 @@ until [ -s "$W/addr" ]; do sleep 0.5; done
 A=$(cat "$W/addr")
 cat > "$W/worker.sh" <<EOS
 #!/bin/bash
-IP=\$(getent hosts \$(hostname) | awk '{print \$1; exit}')
+IP=\$(getent ahostsv4 \$(hostname) | awk '{print \$1; exit}')
 exec $V/bin/ray start --block --address=$A --node-ip-address=\$IP --temp-dir=\$TMP/ray --num-cpus=1 --disable-usage-stats
 EOS
 WK=$(qsub -terse -N bl-worker -t 1-2 -S /bin/bash -o /dev/null -j y -pe smp 1 "$W/worker.sh" | cut -d. -f1)

@@ -6,6 +6,7 @@
 import { Command, CommanderError } from "commander";
 import { SgeCommandError } from "../sge/errors.js";
 import { VERSION } from "../version.js";
+import type { BatchCliOptions } from "./batch.js";
 
 export const EXIT = {
   ok: 0,
@@ -168,6 +169,32 @@ export function buildProgram(): Command {
     .action(async (config: string | undefined, opts: { json?: boolean; probes?: boolean }) => {
       commandExitCode = await (await import("./doctor.js")).doctorCommand(config, opts);
     });
+  const batchOptions = (c: Command) =>
+    c
+      .requiredOption("--slots <n>", "slots of the parallel job (its hosts' slots become their Ray nodes' CPUs)")
+      .option("--pe <name>", "the parallel environment (control_slaves TRUE); default: the config's")
+      .option("--log-dir <dir>", "where output, exit code and Ray's logs go", "~/.ray-sge/batch")
+      .option("--join-timeout <seconds>", "how long every host's Ray node may take to join", "120");
+  batchOptions(
+    program
+      .command("batch")
+      .argument("<config>", "the cluster config (its sge section, setup commands and Ray)")
+      .argument("<command...>", "the driver, after --")
+      .description("run CMD as the driver of a Ray cluster inside one parallel Grid Engine job")
+      .option("--wait", "show why it waits, stream the driver's output, exit with the driver's exit code")
+      .option("--json", "print JSON for scripts (with --wait the driver's output goes to stderr)"),
+  ).action(async (config: string, command: string[], opts: BatchCliOptions) => {
+    commandExitCode = await (await import("./batch.js")).batchCommand(config, command, opts);
+  });
+  batchOptions(
+    program
+      .command("script")
+      .argument("<config>", "the cluster config")
+      .argument("<command...>", "the driver, after --")
+      .description("print the batch job as a script with #$ lines, to edit and submit with qsub"),
+  ).action(async (config: string, command: string[], opts: BatchCliOptions) =>
+    (await import("./batch.js")).scriptCommand(config, command, opts),
+  );
   program
     .command("list")
     .description("your clusters: jobs, head state, address")

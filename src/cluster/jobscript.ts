@@ -13,6 +13,15 @@
  */
 import { shellQuote } from "../base/shell.js";
 import { gpuGrantLines } from "./gpus.js";
+import {
+  dq,
+  logFunctions,
+  NODE_IP_LINES,
+  privateDirLines,
+  rayBinLines,
+  saveRayLogs,
+  setupLines,
+} from "./script-parts.js";
 import { LOG_NAMES, STATE_FILES } from "./state-dir.js";
 
 export interface ScriptInput {
@@ -61,9 +70,6 @@ export function rayResourceArgs(r: NodeResources): string[] {
   return args;
 }
 
-/** $TMP longer than this is not used: Ray's longest socket path is its temp dir ($TMP/p/ray) + ~69 bytes, of 107. */
-const MAX_TMP_LENGTH = 32;
-
 const PORT_NAMES = [
   "gcs",
   "dashboard",
@@ -94,36 +100,13 @@ set -uo pipefail
 STATE_DIR=${shellQuote(i.stateDir)}
 NODE_TYPE=${shellQuote(i.nodeType)}
 ${instance}
-# no command substitution in log: it runs in signal traps, where bash 5.2 fails to parse one while the
-# shell waits ("unexpected EOF while looking for matching )", measured in a job at qdel -notify)
-HOST=$(hostname)
-log() { printf '[ray-sge %(%T)T %s %s] %s\\n' -1 "$HOST" "$INSTANCE" "$*"; }
-fail() { log "ERROR: $*"; exit 1; }
-log "starting the Ray ${i.role === "driver" ? "driver node" : i.role} (node type $NODE_TYPE) of cluster ${i.cluster}"
+${logFunctions()}log "starting the Ray ${i.role === "driver" ? "driver node" : i.role} (node type $NODE_TYPE) of cluster ${i.cluster}"
 `;
-}
-
-function setup(i: ScriptInput): string {
-  if (i.setupCommands.length === 0) return "";
-  const n = i.setupCommands.length;
-  return i.setupCommands
-    .map(
-      (c, k) => `log ${shellQuote(`setup ${k + 1}/${n}: ${c}`)}
-{
-${c}
-} || fail ${shellQuote(`setup command ${k + 1}/${n} failed: ${c}`)}" (exit $?)"
-`,
-    )
-    .join("");
 }
 
 function rayEnvironment(i: ScriptInput): string {
   return `
-RAY_BIN=$(command -v ${shellQuote(i.rayExecutable)}) || fail ${shellQuote(`${i.rayExecutable} is not on PATH here: install Ray on the execution hosts, or set ray.ray_executable, or activate its environment in setup_commands`)}
-# Ray's own interpreter (the ray script's #! line) picks ports and reads JSON: no other dependency
-RAY_PY=$(sed -n '1s/^#![[:space:]]*//p' "$RAY_BIN" | cut -d' ' -f1)
-[ -x "$RAY_PY" ] || RAY_PY=$(command -v python3) || fail "no Python found next to $RAY_BIN"
-[ -r "$STATE_DIR/${STATE_FILES.token}" ] || fail "the cluster's token $STATE_DIR/${STATE_FILES.token} is not readable here: is $STATE_DIR on a filesystem shared with $(hostname)?"
+${rayBinLines(i.rayExecutable)}[ -r "$STATE_DIR/${STATE_FILES.token}" ] || fail "the cluster's token $STATE_DIR/${STATE_FILES.token} is not readable here: is $STATE_DIR on a filesystem shared with $(hostname)?"
 export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$STATE_DIR/${STATE_FILES.token}"
 export RAY_CLOUD_INSTANCE_ID="$INSTANCE" RAY_NODE_TYPE_NAME="$NODE_TYPE"
 export RAY_USAGE_STATS_ENABLED=0
@@ -139,36 +122,11 @@ export RAY_gcs_pull_resource_loads_period_milliseconds="\${RAY_gcs_pull_resource
     : `# a node whose head is gone ends 10 s after it (Ray's default waits 60 s for a lost GCS, holding the slots)
 export RAY_gcs_rpc_server_reconnect_timeout_s="\${RAY_gcs_rpc_server_reconnect_timeout_s:-10}"
 `
-}# the address other hosts reach this one at: what Grid Engine resolves the host name to
-NODE_IP=$(getent hosts "$(hostname)" | awk 'NR==1{print $1}')
-case "$NODE_IP" in ""|127.*) NODE_IP=$(hostname -I 2>/dev/null | awk '{print $1}');; esac
-[ -n "$NODE_IP" ] || fail "cannot tell this host's IP address"
-# Ray makes every directory it creates world-writable (0777): its temp dir (sessions, logs, sockets,
-# runtime_resources) goes inside a 0700 directory of ours that Ray never touches, so no other user can
-# reach anything below it. In SGE's per-job $TMP when it is ours and short enough (unix socket paths
-# must stay under 107 bytes: Ray adds up to ~70), else a fresh private one under /tmp.
-RSGE_PRIVATE=
-if ${i.role === "driver" ? "false &&" : ""} [ -n "\${TMP:-}" ] && [ -d "$TMP" ] && [ -O "$TMP" ] && [ \${#TMP} -le ${MAX_TMP_LENGTH} ]; then
-  RSGE_PRIVATE="$TMP/p"; mkdir -p -m 700 "$RSGE_PRIVATE" || fail "cannot create $RSGE_PRIVATE"
-else
-  RSGE_PRIVATE=$(mktemp -d /tmp/rsge.XXXXXX) || fail "cannot create a private directory under /tmp"
-  trap 'rm -rf "$RSGE_PRIVATE"' EXIT
-fi
-chmod 700 "$RSGE_PRIVATE" && [ -O "$RSGE_PRIVATE" ] || fail "$RSGE_PRIVATE is not a private directory of $(id -un)"
-RAY_TEMP="$RSGE_PRIVATE/ray"
-# what the driver and tasks write with Python's tempfile (or any TMPDIR user) stays private too
-export TMPDIR="$RSGE_PRIVATE/tmp"
-mkdir -p "$RAY_TEMP" "$TMPDIR" || fail "cannot create $RAY_TEMP"
-# free ports on this host (several clusters and users may share it)
-free_ports() { "$RAY_PY" -c 'import socket,sys
-ss=[socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"; }
-`;
+}${NODE_IP_LINES}${privateDirLines(i.role !== "driver")}`;
 }
 
 function runRay(): string {
-  return `${saveRayLogs()}
+  return `${saveRayLogs(`"$STATE_DIR/${STATE_FILES.logs}/${LOG_NAMES.ray}/$INSTANCE"`)}
 RAY_PID=; AUTOSCALER_PID=
 stop_ray() {
   STOP_SIGNAL=$1
@@ -245,47 +203,6 @@ fi
 `;
 }
 
-/** Bytes of Ray's own logs kept per node in the cluster's log dir when its job ends (newest first). */
-export const KEPT_RAY_LOG_BYTES = 64 * 1024 ** 2;
-
-/**
- * When Ray has exited (by itself, or stopped by a signal: qdel with -notify, s_rt, down), copy its
- * logs from the job's private temp dir, which execd deletes with the job, to the shared log dir:
- * newest files first, at most KEPT_RAY_LOG_BYTES, a file that does not fit whole keeps its end.
- */
-function saveRayLogs(): string {
-  return `save_ray_logs() {
-  local src="$RAY_TEMP/session_latest/logs" dst="$STATE_DIR/${STATE_FILES.logs}/${LOG_NAMES.ray}/$INSTANCE"
-  [ -d "$src" ] || return 0
-  "$RAY_PY" - "$src" "$dst" ${KEPT_RAY_LOG_BYTES} <<'SAVE' && log "Ray's logs kept in $dst" || log "could not keep Ray's logs in $dst"
-import os, sys
-src, dst, budget = sys.argv[1], sys.argv[2], int(sys.argv[3])
-files = []
-for root, _, names in os.walk(src):
-    for n in names:
-        p = os.path.join(root, n)
-        try:
-            st = os.stat(p)
-        except OSError:
-            continue
-        files.append((st.st_mtime, st.st_size, p))
-os.makedirs(dst, mode=0o700, exist_ok=True)
-for _, size, p in sorted(files, reverse=True):
-    if budget <= 0:
-        break
-    out = os.path.join(dst, os.path.relpath(p, src))
-    os.makedirs(os.path.dirname(out), mode=0o700, exist_ok=True)
-    with open(p, "rb") as f, open(os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "wb") as o:
-        if size > budget:
-            f.seek(size - budget)
-        data = f.read(budget)
-        o.write(data)
-        budget -= len(data)
-SAVE
-}
-`;
-}
-
 const WAIT_RAY = `
 while :; do
   wait "$RAY_PID"; rc=$?
@@ -302,7 +219,7 @@ exit "$rc"
 
 export function renderHeadScript(i: ScriptInput): string {
   const pinned = (name: string, port: number | undefined) => (port === undefined ? "" : `PORT_${name}=${port}\n`);
-  return `${header(i)}${setup(i)}${rayEnvironment(i)}
+  return `${header(i)}${setupLines(i.setupCommands)}${rayEnvironment(i)}
 # drivers from the submit host come through Ray Client, the Jobs API and the dashboard: ray[default]
 if ! "$RAY_PY" -c 'import grpc, aiohttp' 2>/dev/null; then
   fail "Ray here ($RAY_BIN, $("$RAY_PY" -c 'import ray; print(ray.__version__)' 2>/dev/null)) lacks ray[default] (grpcio, aiohttp), which the head's Ray Client server, dashboard and Jobs API need: pip install 'ray[default]==VERSION' in that environment"
@@ -314,7 +231,7 @@ RAY_ARGS=(start --head --block --disable-usage-stats --no-monitor
   --dashboard-host="$NODE_IP" --dashboard-port="$PORT_dashboard" --ray-client-server-port="$PORT_client"
   --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
   --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
-  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager"
+  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager" --min-worker-port=0 --max-worker-port=0
   ${[...i.resourceArgs.map(dq), ...i.extraArgs.map(shellQuote)].join(" ")})
 ${runRay()}
 # publish the address once the GCS answers (workers and ray-sge read it from the shared state dir)
@@ -340,7 +257,7 @@ ${startAutoscaler(i)}${WAIT_RAY}`;
 
 export function renderWorkerScript(i: ScriptInput): string {
   const wait = i.headWaitSeconds ?? 600;
-  return `${header(i)}${setup(i)}${rayEnvironment(i)}
+  return `${header(i)}${setupLines(i.setupCommands)}${rayEnvironment(i)}
 # wait for the head's published address, for a bounded time
 waited=0
 until [ -s "$STATE_DIR/${STATE_FILES.head}" ]; do
@@ -354,19 +271,9 @@ RAY_ARGS=(start --block --disable-usage-stats --address="$HEAD_ADDR"
   --node-ip-address="$NODE_IP" --temp-dir="$RAY_TEMP"
   --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
   --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
-  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager"
+  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager" --min-worker-port=0 --max-worker-port=0
   ${[...i.resourceArgs.map(dq), ...i.extraArgs.map(shellQuote)].join(" ")})
 ${runRay()}${WAIT_RAY}`;
-}
-
-/** Double-quote a resource flag: it may refer to $NSLOTS or $RSGE_NUM_GPUS; everything else is escaped. */
-function dq(word: string): string {
-  const m = /\$\{(NSLOTS|RSGE_NUM_GPUS):-/.exec(word);
-  const i = m ? m.index : -1;
-  const esc = (s: string) => s.replace(/(["\\$`])/g, "\\$1");
-  if (i < 0) return `"${esc(word)}"`;
-  const end = word.indexOf("}", i);
-  return `"${esc(word.slice(0, i))}${word.slice(i, end + 1)}${esc(word.slice(end + 1))}"`;
 }
 
 /**
@@ -379,7 +286,7 @@ function dq(word: string): string {
 export function renderDriverNodeScript(i: ScriptInput): string {
   const d = i.driver;
   if (!d) throw new Error("renderDriverNodeScript needs driver settings");
-  return `${header(i)}${setup(i)}${rayEnvironment(i)}
+  return `${header(i)}${setupLines(i.setupCommands)}${rayEnvironment(i)}
 # this host's address towards the head (what ray.init() here will use too)
 NODE_IP=$("$RAY_PY" -c 'import socket,sys
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect((sys.argv[1], int(sys.argv[2]))); print(s.getsockname()[0])' ${shellQuote(d.headIp)} ${d.gcsPort}) || fail "cannot tell this host's address towards ${d.headIp}"
@@ -390,7 +297,7 @@ RAY_ARGS=(start --block --disable-usage-stats --address=${shellQuote(`${d.headIp
   --labels=ray-sge.io/driver-node="$(hostname | tr -c 'A-Za-z0-9_.\\n-' _)"
   --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
   --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
-  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager")
+  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager" --min-worker-port=0 --max-worker-port=0)
 log "joining ${d.headIp}:${d.gcsPort} as driver node $INSTANCE ($NODE_IP), Ray's temp dir $RAY_TEMP"
 ${runRay()}trap 'stop_ray HUP' HUP
 ${WAIT_RAY}`;

@@ -81,6 +81,8 @@ export interface ClusterSpec {
   /** undefined: decided at preflight from the complex (consumable per slot or not). */
   memoryPerSlot?: boolean;
   gpuComplex: string;
+  /** The config's own sge section (qsub_options, queue, project, run times, PE): what a batch job asks. */
+  sge?: SgeRequest;
   head: NodeTypeSpec;
   workerTypes: NodeTypeSpec[];
 }
@@ -383,6 +385,7 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
     },
     memoryComplex,
     gpuComplex: global.gpu_complex ?? "gpu",
+    sge: request("sge", undefined),
     head,
     workerTypes,
   };

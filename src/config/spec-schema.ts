@@ -59,6 +59,7 @@ const clusterSpec = z.strictObject({
   memoryComplex: z.string(),
   memoryPerSlot: z.boolean().optional(),
   gpuComplex: z.string(),
+  sge: sgeRequest.optional(),
   head: nodeType,
   workerTypes: z.array(nodeType),
 }) satisfies z.ZodType<ClusterSpec>;

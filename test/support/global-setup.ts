@@ -14,7 +14,22 @@ function run(argv: string[]): { status: number; out: string } {
 /** Which scheduler the tests want: 8.1.9 unless scripts/test's OCS pass says ocs. */
 const WANT = process.env.RSGE_TESTBED_SCHEDULER === "ocs" ? "ocs" : "sge";
 
+/**
+ * On 8.1.9 this process and the test workers it starts must use Debian's commands: a shell that
+ * sourced OCS's settings.sh (an earlier run left the testbed on OCS) has OCS's bin dir first on PATH
+ * and its SGE_ROOT, with which every client command fails. Workers inherit process.env as set here.
+ */
+function useDebianCommands(): void {
+  for (const v of ["SGE_ROOT", "SGE_CELL", "SGE_QMASTER_PORT", "SGE_EXECD_PORT", "SGE_CLUSTER_NAME"])
+    delete process.env[v];
+  process.env.PATH = (process.env.PATH ?? "")
+    .split(":")
+    .filter((d) => !d.startsWith("/opt/ray-sge/ocs-"))
+    .join(":");
+}
+
 export async function setup(): Promise<void> {
+  if (WANT === "sge") useDebianCommands();
   const status = run([TESTBED_SCRIPT, "status"]);
   const running = /^scheduler: .*\((sge|ocs)\)$/m.exec(status.out)?.[1];
   if (status.status === 0 && running === WANT) return;

@@ -1,11 +1,20 @@
-// The layering of src/ (README, Architecture): cli -> autoscaler -> cluster -> config -> sge / ray -> base.
+// The layering of src/ (README, Architecture): cli -> autoscaler | batch -> cluster -> config -> sge / ray -> base.
 // A file imports only files of its own folder or of a layer below, and there is no import cycle.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, normalize, relative } from "node:path";
 import { describe, expect, it } from "vitest";
 
 const SRC = new URL("../../src/", import.meta.url).pathname;
-const RANK: Record<string, number> = { base: -1, sge: 0, ray: 0, config: 1, cluster: 2, autoscaler: 3, cli: 4 };
+const RANK: Record<string, number> = {
+  base: -1,
+  sge: 0,
+  ray: 0,
+  config: 1,
+  cluster: 2,
+  autoscaler: 3,
+  batch: 3,
+  cli: 4,
+};
 
 function sources(dir: string): string[] {
   return readdirSync(dir).flatMap((f) => {

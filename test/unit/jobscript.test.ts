@@ -14,12 +14,12 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { gpuGrantLines } from "../../src/cluster/gpus.js";
 import {
-  KEPT_RAY_LOG_BYTES,
   rayResourceArgs,
   renderHeadScript,
   renderWorkerScript,
   type ScriptInput,
 } from "../../src/cluster/jobscript.js";
+import { KEPT_RAY_LOG_BYTES } from "../../src/cluster/script-parts.js";
 
 const base: ScriptInput = {
   cluster: "demo",
