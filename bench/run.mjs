@@ -4,6 +4,7 @@ import { chmodSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { plannerBench, reactionBench } from "./autoscaler.mjs";
+import { batchBench } from "./batch.mjs";
 import { burstsBench } from "./bursts.mjs";
 import { driversBench } from "./drivers.mjs";
 import { launcherBench } from "./launcher.mjs";
@@ -120,6 +121,7 @@ const benches = {
   reaction: reactionBench,
   drivers: driversBench,
   bursts: burstsBench,
+  batch: batchBench,
 };
 const ok = [];
 for (const [name, run] of Object.entries(benches)) if (!only || only.split(",").includes(name)) ok.push(await run());

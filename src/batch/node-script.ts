@@ -53,7 +53,11 @@ RAY_ARGS=(start --block --disable-usage-stats --address="$HEAD_ADDR"
   --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
   --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager" --min-worker-port=0 --max-worker-port=0
   ${i.extraArgs.map(dq).join(" ")})
-# the master may have ended the cluster while this host ran its setup: then Ray is not started at all
+# this node starts while the head does: wait for its GCS (the master ends the job if it never answers);
+# a master that ended the cluster meanwhile (EOF on stdin) means Ray is not started at all
+until "$RAY_PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "\${HEAD_ADDR%:*}" "\${HEAD_ADDR##*:}" 2>/dev/null; do
+  read -r -t 0.25 _; [ $? -eq 1 ] && { log "the job's master said stop before Ray started"; exit 0; }
+done
 read -r -t 0.01 _; [ $? -eq 1 ] && { log "the job's master said stop before Ray started"; exit 0; }
 # Grid Engine signals the task's process group (qdel -notify, s_rt): Ray starts with them ignored and
 # this shell stops it gracefully instead

@@ -99,12 +99,12 @@ ${setupLines(i.head.setupCommands)}${rayBinLines(i.node.rayExecutable)}${NODE_IP
 (umask 077; "$RAY_PY" -c 'import secrets; print(secrets.token_hex(32))' > "$JOB_DIR/token") || fail "cannot write $JOB_DIR/token"
 export RAY_AUTH_MODE=token RAY_AUTH_TOKEN_PATH="$JOB_DIR/token" RAY_USAGE_STATS_ENABLED=0
 export RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="\${RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S:-3}"
-${hostLines()}${headLines(i)}${nodeLines(i)}${endLines(i)}${waitLines(i)}
+${hostLines()}${headLines(i)}${nodeLines(i)}${endLines(i)}${headWaitLines()}${waitLines(i)}
 # the driver, on the head's host, with the cluster's address and token
 export RAY_ADDRESS="$HEAD_ADDR"
 log "cluster up in $((SECONDS - T0)) s: $((\${#HOSTS[@]})) host(s), $TOTAL_SLOTS CPU(s); driver: \${DRIVER[*]}"
 # (a trapped signal is reset in a child: the driver gets USR1/USR2 ignored again, and TERM from here)
-(trap '' USR1 USR2; exec "\${DRIVER[@]}" </dev/null >&"$DRIVER_OUT") &
+(trap '' USR1 USR2; close_ctl; exec "\${DRIVER[@]}" </dev/null >&"$DRIVER_OUT") &
 DRIVER_PID=$!
 while :; do
   if [ -n "$STOP_SIGNAL" ]; then end_cluster "" "signal $STOP_SIGNAL"; fi
@@ -159,19 +159,8 @@ export RAY_CLOUD_INSTANCE_ID="$JOB_ID@$MASTER" RAY_NODE_TYPE_NAME=batch
 HEAD_PID=$!
 unset RAY_CLOUD_INSTANCE_ID RAY_NODE_TYPE_NAME
 HEAD_ADDR="$NODE_IP:$PORT_gcs"
-STOP_SIGNAL=; DRIVER_PID=
+STOP_SIGNAL=; DRIVER_PID=; WAITER_PID=
 trap 'STOP_SIGNAL=TERM' TERM; trap 'STOP_SIGNAL=USR1' USR1; trap 'STOP_SIGNAL=USR2' USR2
-HEAD_OK=
-for _ in $(seq 1 240); do
-  kill -0 "$HEAD_PID" 2>/dev/null || { wait "$HEAD_PID"; fail "ray start --head exited with code $? before its GCS answered; its output: $(tail -n 5 "$JOB_DIR/nodes/$MASTER.log" | tr '\\n' ' ')"; }
-  "$RAY_PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "$NODE_IP" "$PORT_gcs" 2>/dev/null && { HEAD_OK=1; break; }
-  [ -n "$STOP_SIGNAL" ] && break
-  sleep 0.25
-done
-[ -n "$HEAD_OK" ] || [ -n "$STOP_SIGNAL" ] || { kill -TERM "$HEAD_PID"; fail "the head's GCS did not answer within 60 s; its output: $JOB_DIR/nodes/$MASTER.log"; }
-printf '{"job_id": "%s", "host": "%s", "ip": "%s", "gcs_port": %s, "dashboard_port": %s}\\n' \\
-  "$JOB_ID" "$MASTER" "$NODE_IP" "$PORT_gcs" "$PORT_dashboard" > "$JOB_DIR/head.json"
-log "head up on $MASTER: GCS $HEAD_ADDR, dashboard http://$NODE_IP:$PORT_dashboard (token: $JOB_DIR/token)"
 `;
 }
 
@@ -185,12 +174,14 @@ if [ \${#OTHERS[@]} -gt 0 ]; then
   QRSH=$(command -v qrsh || echo "\${SGE_ROOT:-/nonexistent}/bin/\${SGE_ARCH:-lx-amd64}/qrsh")
   [ -x "$QRSH" ] || fail "qrsh is not on PATH on $HOST (needed to start Ray on \${OTHERS[*]}): add Grid Engine's bin directory to PATH in setup_commands"
 fi
-# one qrsh -inherit per other host, its stdin a pipe held open here: closing it stops that node
+# one qrsh -inherit per other host, its stdin a pipe held open here: closing it stops that node. Only
+# this shell may hold the pipes' write ends (else a node never sees EOF): children close them first
 QRSH_PIDS=(); CTL_FDS=()
+close_ctl() { local fd; for fd in \${CTL_FDS[@]+"\${CTL_FDS[@]}"}; do exec {fd}>&-; done; }
 for k in "\${!OTHERS[@]}"; do
   h=\${OTHERS[$k]}
   mkfifo "$RSGE_PRIVATE/ctl.$k" || fail "cannot create a pipe in $RSGE_PRIVATE"
-  "$QRSH" -inherit "$h" /bin/bash "$JOB_DIR/node.sh" "$h" "\${SLOTS_OF[$h]}" "$HEAD_ADDR" < "$RSGE_PRIVATE/ctl.$k" >&2 &
+  (close_ctl; exec "$QRSH" -inherit "$h" /bin/bash "$JOB_DIR/node.sh" "$h" "\${SLOTS_OF[$h]}" "$HEAD_ADDR") < "$RSGE_PRIVATE/ctl.$k" >&2 &
   QRSH_PIDS[$k]=$!
   exec {fd}> "$RSGE_PRIVATE/ctl.$k"; CTL_FDS[$k]=$fd
 done
@@ -212,7 +203,8 @@ end_cluster() {
     [ -n "$code" ] || code=$drc
     log "the driver was stopped (exit code $drc)"
   fi
-  local fd; for fd in "\${CTL_FDS[@]}"; do exec {fd}>&-; done
+  [ -n "$WAITER_PID" ] && kill "$WAITER_PID" 2>/dev/null
+  close_ctl
   kill -TERM "$HEAD_PID" 2>/dev/null
   for waited in $(seq 1 150); do
     local left=0
@@ -236,9 +228,27 @@ check_nodes() {
   for k in "\${!QRSH_PIDS[@]}"; do
     kill -0 "\${QRSH_PIDS[$k]}" 2>/dev/null && continue
     h=\${OTHERS[$k]}; wait "\${QRSH_PIDS[$k]}"; rc=$?
-    end_cluster 1 "the Ray node on $h exited (code $rc) $1; its output: $JOB_DIR/nodes/$h.log"
+    local out="$JOB_DIR/nodes/$h.log"; [ -s "$out" ] || out="the lines of $h above"
+    end_cluster 1 "the Ray node on $h exited (code $rc) $1; its output: $out"
   done
 }
+`;
+}
+
+/** Until the head's GCS answers (the other hosts' nodes start meanwhile, and wait for it themselves). */
+function headWaitLines(): string {
+  return `
+HEAD_OK=
+for _ in $(seq 1 240); do
+  kill -0 "$HEAD_PID" 2>/dev/null || { wait "$HEAD_PID"; end_cluster 1 "ray start --head exited with code $? before its GCS answered; its output: $(tail -n 5 "$JOB_DIR/nodes/$MASTER.log" | tr '\\n' ' ')"; }
+  "$RAY_PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "$NODE_IP" "$PORT_gcs" 2>/dev/null && { HEAD_OK=1; break; }
+  [ -n "$STOP_SIGNAL" ] && break
+  sleep 0.25
+done
+[ -n "$HEAD_OK" ] || [ -n "$STOP_SIGNAL" ] || end_cluster 1 "the head's GCS did not answer within 60 s; its output: $JOB_DIR/nodes/$MASTER.log"
+printf '{"job_id": "%s", "host": "%s", "ip": "%s", "gcs_port": %s, "dashboard_port": %s}\\n' \\
+  "$JOB_ID" "$MASTER" "$NODE_IP" "$PORT_gcs" "$PORT_dashboard" > "$JOB_DIR/head.json"
+log "head up on $MASTER: GCS $HEAD_ADDR, dashboard http://$NODE_IP:$PORT_dashboard (token: $JOB_DIR/token)"
 `;
 }
 
@@ -246,7 +256,7 @@ function waitLines(i: BatchScriptInput): string {
   return `
 # a bounded wait until every host's node is ALIVE in the GCS
 WANT=(); for h in "\${HOSTS[@]}"; do WANT+=("$JOB_ID@$h"); done
-"$RAY_PY" - "$HOST $INSTANCE" "$HEAD_ADDR" ${i.joinTimeoutSeconds} "\${WANT[@]}" > "$RSGE_PRIVATE/missing" <<'RSGE_WAIT' &
+(close_ctl; exec "$RAY_PY" - "$HOST $INSTANCE" "$HEAD_ADDR" ${i.joinTimeoutSeconds} "\${WANT[@]}" > "$RSGE_PRIVATE/missing") <<'RSGE_WAIT' &
 ${WAIT_NODES}RSGE_WAIT
 WAITER_PID=$!
 while kill -0 "$WAITER_PID" 2>/dev/null; do

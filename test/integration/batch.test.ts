@@ -38,6 +38,21 @@ function run(args: string[]): Promise<{ status: number; stdout: string; stderr: 
   return new Promise((resolve) => child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr, child })));
 }
 
+/** A driver that keeps every CPU busy for 10 minutes, after a first line. */
+function writeBusy(): void {
+  writeAsUser(
+    join(dir, "busy.py"),
+    `import time, ray
+ray.init()
+@ray.remote
+def busy(): time.sleep(600)
+refs = [busy.remote() for _ in range(6)]
+print("busy", flush=True)
+time.sleep(600)
+`,
+  );
+}
+
 const jobIdOf = (stderr: string) => Number(/batch job (\d+) submitted/.exec(stderr)?.[1]);
 
 beforeAll(() => {
@@ -137,17 +152,7 @@ raise SystemExit(${code})
   }, 300_000);
 
   it("qdel mid-run ends the cluster on every host at once and leaves no process", async () => {
-    writeAsUser(
-      join(dir, "busy.py"),
-      `import time, ray
-ray.init()
-@ray.remote
-def busy(): time.sleep(600)
-refs = [busy.remote() for _ in range(6)]
-print("busy", flush=True)
-time.sleep(600)
-`,
-    );
+    writeBusy();
     const r = cli(
       ["batch", config, "--slots", "6", "--pe", "mpi", "--log-dir", logs, "--json", "--", "python", "busy.py"],
       dir,
@@ -175,6 +180,28 @@ time.sleep(600)
     expect(readFileSync(join(logs, `${job}.err`), "utf8")).toMatch(/ending the cluster: signal USR2/);
   }, 300_000);
 
+  it("s_rt's signal ends the cluster in order: the driver is stopped, every node ends, the logs are kept", async () => {
+    const soft = join(dir, "soft.yaml");
+    writeAsUser(soft, readFileSync(config, "utf8").replace("sge:\n", "sge:\n  s_rt: 25\n"));
+    writeBusy();
+    const t0 = Date.now();
+    const r = cli(
+      ["batch", soft, "--slots", "6", "--pe", "mpi", "--log-dir", logs, "--wait", "--", "python", "busy.py"],
+      dir,
+    );
+    expect(r.stdout).toContain("busy");
+    // 8.1.9 with -notify sends the notify signal (USR2) at s_rt, then kills the job: it ends in order first
+    expect(r.stderr).toMatch(/ending the cluster: signal USR[12]/);
+    const job = jobIdOf(r.stderr);
+    // --wait exits with the driver's code (stopped by SIGTERM, long before its 600 s: Ray's driver exits 15)
+    const exit = JSON.parse(readFileSync(join(logs, String(job), "exit_code"), "utf8"));
+    expect(r.status).toBe(exit.driver_exit_code);
+    expect([15, 143]).toContain(r.status);
+    expect((Date.now() - t0) / 1000).toBeLessThan(90);
+    expect(readdirSync(join(logs, String(job), "ray")).sort()).toEqual([...NODES].sort());
+    expect(rayProcesses()).toBe("");
+  }, 240_000);
+
   it("a host whose Ray node cannot start is named, and the job ends at once", async () => {
     const broken = join(dir, "broken.yaml");
     writeAsUser(
@@ -194,7 +221,11 @@ time.sleep(600)
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/the Ray node on node3 exited \(code 3\) before it joined/);
     expect(r.stdout).toBe("");
-    expect((Date.now() - t0) / 1000).toBeLessThan(90);
+    // every node stopped when the master said so (none left for the job's end to kill)
+    expect((Date.now() - t0) / 1000).toBeLessThan(60);
+    expect(readFileSync(join(logs, `${jobIdOf(r.stderr)}.err`), "utf8")).toMatch(
+      /done in ([0-9]|1[0-9]) s: exit code 1/,
+    );
     expect(rayProcesses()).toBe("");
   }, 240_000);
 
