@@ -86,7 +86,8 @@ exec {DRIVER_OUT}>&1 >&2
 LOG_ROOT=${i.logRoot.replace(/^\$HOME/, '"$HOME"')}
 JOB_DIR="$LOG_ROOT/$JOB_ID"
 INSTANCE="$JOB_ID"
-${logFunctions({ stderr: true })}DRIVER=(${driver})
+${logFunctions({ stderr: true })}# the driver (its words as given; edit them here): it runs on the head's host once every node joined
+DRIVER=(${driver})
 [ -n "\${PE_HOSTFILE:-}" ] && [ -r "$PE_HOSTFILE" ] || fail "not a parallel job: submit it with -pe PE SLOTS"
 # this job's files: exit code, Ray's logs per host, token (0700; a job id Grid Engine used before moves aside)
 mkdir -p -m 700 "$LOG_ROOT" || fail "cannot create $LOG_ROOT"

@@ -80,6 +80,15 @@ export function spawnCli(args: string[], cwd: string): ChildProcess {
     cwd,
     uid,
     gid,
-    env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME, USER, LOGNAME: USER },
+    env: {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      HOME,
+      USER,
+      LOGNAME: USER,
+      // the cell's settings (OCS's settings.sh sets them; 8.1.9 needs none)
+      ...Object.fromEntries(
+        Object.entries(process.env).filter(([k]) => k.startsWith("SGE_") || k === "LD_LIBRARY_PATH"),
+      ),
+    },
   });
 }
