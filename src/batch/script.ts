@@ -12,6 +12,7 @@
  * never passed on raw.
  */
 import { shellQuote } from "../base/shell.js";
+import { gpuGrantLines } from "../cluster/gpus.js";
 import {
   dq,
   logFunctions,
@@ -149,9 +150,10 @@ fi
 # Grid Engine signals the whole process group (qdel -notify: USR2, s_rt: USR1): Ray and the driver
 # start with them ignored; this shell ends the cluster in order instead
 trap '' USR1 USR2
-export RAY_CLOUD_INSTANCE_ID="$JOB_ID@$MASTER" RAY_NODE_TYPE_NAME=batch
+RSGE_NUM_GPUS=$((SLOTS_OF[$MASTER] * ${i.node.gpusPerSlot}))
+${i.node.gpuComplex ? gpuGrantLines(i.node.gpuComplex) : ""}export RAY_CLOUD_INSTANCE_ID="$JOB_ID@$MASTER" RAY_NODE_TYPE_NAME=batch
 "$RAY_BIN" start --head --block --disable-usage-stats --node-ip-address="$NODE_IP" --port="$PORT_gcs" \\
-  --temp-dir="$RAY_TEMP" --num-cpus="\${SLOTS_OF[$MASTER]}" --num-gpus="$((SLOTS_OF[$MASTER] * ${i.node.gpusPerSlot}))" \\
+  --temp-dir="$RAY_TEMP" --num-cpus="\${SLOTS_OF[$MASTER]}" --num-gpus="$RSGE_NUM_GPUS" \\
   --labels=ray-sge.io/host="$MASTER" "\${DASH[@]}" \\
   --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc" \\
   --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics" \\

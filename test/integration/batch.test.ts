@@ -5,7 +5,7 @@ import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, installForUser, spawnCli, writeConfig } from "../support/cluster.js";
-import { asRoot, clientAs, HOME, NODES, USER, userDir, waitFor } from "../support/testbed.js";
+import { asRoot, clientAs, HOME, NODES, OTHER_USER, USER, userDir, waitFor } from "../support/testbed.js";
 
 const sge = clientAs();
 const OCS = process.env.RSGE_TESTBED_SCHEDULER === "ocs";
@@ -110,6 +110,10 @@ describe("ray-sge batch", () => {
     const token = readFileSync(join(jobDir, "token"), "utf8").trim();
     expect(token).toMatch(/^[0-9a-f]{64}$/);
     expect(readFileSync(join(logs, `${job}.err`), "utf8")).not.toContain(token);
+    // the second user can read none of it: not the token, not the driver's output, not the job dir
+    for (const f of [join(jobDir, "token"), join(logs, `${job}.out`), join(logs, `${job}.err`)])
+      expect(spawnSync("runuser", ["-u", OTHER_USER, "--", "cat", f]).status).not.toBe(0);
+    expect(spawnSync("runuser", ["-u", OTHER_USER, "--", "ls", jobDir]).status).not.toBe(0);
     const [acct] = await sge.accounting(job);
     expect(acct?.exitStatus).toBe(0);
     expect(rayProcesses()).toBe("");

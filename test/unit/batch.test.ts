@@ -219,6 +219,37 @@ describe("batch PE check and wait (Grid Engine stood in for, error paths)", () =
     expect(err.join("")).toBe("[ray-sge] a log line\n");
   });
 
+  it("--wait says why the job waits, in Grid Engine's words, and an error state ends the wait with them", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bw-"));
+    const paths = {
+      stdout: join(dir, "1.out"),
+      stderr: join(dir, "1.err"),
+      jobDir: dir,
+      exitFile: join(dir, "exit_code"),
+    };
+    const said: string[] = [];
+    let asked = 0;
+    const fake = sge({
+      listJobs: async () => [
+        asked++ < 2 ? { id: 1, state: "qw", status: "pending" } : { id: 1, state: "Eqw", status: "error" },
+      ],
+      jobDetail: async () => ({
+        schedulingMessages: ['cannot run in PE "mpi" because it only offers 4 slots'],
+        tasks: [{ messages: ["can't open output file"] }],
+      }),
+    } as never);
+    await expect(
+      waitBatch(fake, 1, paths, {
+        cluster: "c",
+        log: (l) => said.push(l),
+        stdout: () => {},
+        stderr: () => {},
+        pollMs: 5,
+      }),
+    ).rejects.toThrow(/batch job 1 is in error state \(Eqw\): can't open output file; .*qmod -cj 1/);
+    expect(said[0]).toBe('batch job 1 waits in the queue (qw): cannot run in PE "mpi" because it only offers 4 slots');
+  });
+
   it("a failed qstat is not an ended job: --wait asks again", async () => {
     const dir = mkdtempSync(join(tmpdir(), "bw-"));
     const paths = {
