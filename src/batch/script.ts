@@ -209,13 +209,20 @@ end_cluster() {
   [ -n "$WAITER_PID" ] && kill "$WAITER_PID" 2>/dev/null
   close_ctl
   kill -TERM "$HEAD_PID" 2>/dev/null
-  for waited in $(seq 1 150); do
-    local left=0
-    for k in "\${!QRSH_PIDS[@]}"; do kill -0 "\${QRSH_PIDS[$k]}" 2>/dev/null && left=$((left + 1)); done
-    kill -0 "$HEAD_PID" 2>/dev/null && left=$((left + 1))
-    [ "$left" -eq 0 ] && break
+  # a graceful stop takes Ray 1-5 s; a head or node still starting may not heed TERM: after 15 s what
+  # is left is killed (the job's end would kill it anyway, and no Ray process may outlive the job)
+  local left
+  for waited in $(seq 1 75); do
+    left=
+    for k in "\${!QRSH_PIDS[@]}"; do kill -0 "\${QRSH_PIDS[$k]}" 2>/dev/null && left="$left \${QRSH_PIDS[$k]}"; done
+    kill -0 "$HEAD_PID" 2>/dev/null && left="$left $HEAD_PID"
+    [ -z "$left" ] && break
     sleep 0.2
   done
+  if [ -n "$left" ]; then
+    log "still running after 15 s, killed:$left"
+    for k in $left; do kill -KILL "$k" 2>/dev/null; done
+  fi
   save_ray_logs
   [ -n "$code" ] || code=1
   local job; job=$(${mappedExitCode()})
