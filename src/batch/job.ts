@@ -31,6 +31,7 @@ export function batchJob(spec: ClusterSpec, input: BatchInput): BatchJob {
     logRoot: input.logRoot,
     command: input.command,
     joinTimeoutSeconds: input.joinTimeoutSeconds,
+    dashboard: input.dashboard ?? false,
     driverGraceSeconds: DRIVER_GRACE_SECONDS,
     head: { setupCommands: spec.head.setupCommands, extraArgs: spec.head.rayStartArgs },
     node: {

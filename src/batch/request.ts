@@ -36,6 +36,8 @@ export interface BatchInput {
   logRoot: string;
   /** How long every granted host's Ray node may take to join (seconds). */
   joinTimeoutSeconds: number;
+  /** Start Ray's dashboard on the head (off by default: the head starts sooner). */
+  dashboard?: boolean;
 }
 
 /** The batch job's name: never matched by a cluster's patterns (rsge-NAME-*), so `down` leaves it alone. */

@@ -19,6 +19,7 @@ export interface BatchCliOptions {
   json?: boolean;
   logDir?: string;
   joinTimeout?: string;
+  dashboard?: boolean;
 }
 
 function slotsOf(v: string): number {
@@ -39,6 +40,7 @@ async function inputs(config: string, command: string[], o: BatchCliOptions, cwd
       cwd,
       logRoot,
       joinTimeoutSeconds: seconds(o.joinTimeout, "--join-timeout", 120),
+      dashboard: o.dashboard === true,
     },
   };
 }

@@ -174,7 +174,8 @@ export function buildProgram(): Command {
       .requiredOption("--slots <n>", "slots of the parallel job (its hosts' slots become their Ray nodes' CPUs)")
       .option("--pe <name>", "the parallel environment (control_slaves TRUE); default: the config's")
       .option("--log-dir <dir>", "where output, exit code and Ray's logs go", "~/.ray-sge/batch")
-      .option("--join-timeout <seconds>", "how long every host's Ray node may take to join", "120");
+      .option("--join-timeout <seconds>", "how long every host's Ray node may take to join", "120")
+      .option("--dashboard", "start Ray's dashboard on the head (token-protected; its address in the log)");
   batchOptions(
     program
       .command("batch")

@@ -94,6 +94,13 @@ describe("batch job script", () => {
     execFileSync("bash", ["-n"], { input: heredoc(job.script, "RSGE_NODE_SCRIPT") });
   });
 
+  it("starts Ray's dashboard only when asked (--dashboard)", () => {
+    expect(job.script).toContain("if false && \"$RAY_PY\" -c 'import aiohttp, grpc'");
+    const on = batchJob(spec, { ...input, dashboard: true }).script;
+    expect(on).toContain("if \"$RAY_PY\" -c 'import aiohttp, grpc'");
+    execFileSync("bash", ["-n"], { input: on });
+  });
+
   it("passes the driver's words exactly", () => {
     const line = job.script.split("\n").find((l) => l.startsWith("DRIVER=(")) as string;
     const r = spawnSync("bash", ["-c", `${line}\nprintf '%s\\n' "\${DRIVER[@]}"`], { encoding: "utf8" });
