@@ -45,6 +45,7 @@ export interface BatchScriptInput {
 const HEAD_PORTS = [
   "gcs",
   "dashboard",
+  "client",
   "agent_listen",
   "agent_grpc",
   "runtime_env",
@@ -150,6 +151,8 @@ if ${i.dashboard ? "" : "false && "}"$RAY_PY" -c 'import aiohttp, grpc' 2>/dev/n
 else
   DASH=(--include-dashboard=false)${i.dashboard ? '; log "no dashboard: Ray here lacks ray[default]"' : ""}
 fi
+# Ray Client's server (started when Ray here has it) on a free port, not its fixed 10001
+"$RAY_PY" -c 'import grpc' 2>/dev/null && DASH+=(--ray-client-server-port="$PORT_client")
 # Grid Engine signals the whole process group (qdel -notify: USR2, s_rt: USR1): Ray and the driver
 # start with them ignored; this shell ends the cluster in order instead
 trap '' USR1 USR2

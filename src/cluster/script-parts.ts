@@ -74,9 +74,22 @@ mkdir -p "$RAY_TEMP" "$TMPDIR" || fail "cannot create $RAY_TEMP"
 # free ports on this host (several clusters and users may share it). Ray's workers bind ports the OS
 # picks (--min-worker-port=0 --max-worker-port=0): from Ray's default range (10002-19999) each raylet
 # hands out ports without looking, so two clusters on one host collide (measured: a driver died of it)
-free_ports() { "$RAY_PY" -c 'import socket,sys
-ss=[socket.socket() for _ in range(int(sys.argv[1]))]
-for s in ss: s.bind(("", 0))
+# Ours come from below the kernel's ephemeral range (where the OS picks ports for Ray's workers and
+# every client) and above Ray's default worker range, so a port chosen here is not taken by the time
+# Ray binds it (measured: a raylet died of "Address already in use" on a port picked with bind(0))
+free_ports() { "$RAY_PY" -c 'import random,socket,sys
+n=int(sys.argv[1]); lo=20000
+try: hi=int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+except Exception: hi=32768
+ss=[]
+for p in random.sample(range(lo, hi), min(hi - lo, 400)) if hi - lo > n else []:
+    s=socket.socket()
+    try: s.bind(("", p))
+    except OSError: s.close(); continue
+    ss.append(s)
+    if len(ss) == n: break
+while len(ss) < n:
+    s=socket.socket(); s.bind(("", 0)); ss.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"; }
 `;
 }

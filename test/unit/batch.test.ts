@@ -125,6 +125,21 @@ describe("batch job script", () => {
     expect(renderWorkerScript({ ...cluster, role: "worker" })).toContain("--min-worker-port=0 --max-worker-port=0");
   });
 
+  it("picks its ports below the kernel's ephemeral range (the OS gives those to Ray's workers and clients)", () => {
+    const a = job.script.indexOf("free_ports() {");
+    const b = job.script.indexOf('"$1"; }', a) + '"$1"; }'.length;
+    const r = spawnSync("bash", ["-c", `RAY_PY=python3\n${job.script.slice(a, b)}\nfree_ports 9`], {
+      encoding: "utf8",
+    });
+    const ports = r.stdout.trim().split(" ").map(Number);
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").split(/\s+/)[0]);
+    expect(ports, r.stderr).toHaveLength(9);
+    expect(new Set(ports).size).toBe(9);
+    for (const p of ports) expect(p >= 20000 && p < low, String(p)).toBe(true);
+    // the head's Ray Client server gets one of them, not its fixed 10001
+    expect(job.script).toContain('DASH+=(--ray-client-server-port="$PORT_client")');
+  });
+
   it("looks up this host's address over IPv4 only (getent hosts waits for an IPv6 DNS answer first)", () => {
     for (const s of [
       job.script,
