@@ -13,6 +13,8 @@ import {
   dq,
   logFunctions,
   NODE_IP_LINES,
+  NODE_PORT_FLAGS,
+  pickPorts,
   privateDirLines,
   rayBinLines,
   saveRayLogs,
@@ -47,18 +49,15 @@ RSGE_NUM_GPUS=$((NODE_SLOTS * ${i.gpusPerSlot}))
 ${i.gpuComplex ? gpuGrantLines(i.gpuComplex) : ""}${NODE_IP_LINES}${privateDirLines(true)}${saveRayLogs('"$JOB_DIR/ray/$PE_HOST"')}
 # this node starts while the head does: wait for its GCS (the master ends the job if it never answers);
 # a master that ended the cluster meanwhile (EOF on stdin) means Ray is not started at all
-until "$RAY_PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "\${HEAD_ADDR%:*}" "\${HEAD_ADDR##*:}" 2>/dev/null; do
+until port_answers "\${HEAD_ADDR%:*}" "\${HEAD_ADDR##*:}"; do
   read -r -t 0.25 _; [ $? -eq 1 ] && { log "the job's master said stop before Ray started"; exit 0; }
 done
 read -r -t 0.01 _; [ $? -eq 1 ] && { log "the job's master said stop before Ray started"; exit 0; }
 # ports are picked just before Ray binds them (a port free now may be taken seconds later)
-read -r PORT_agent_listen PORT_agent_grpc PORT_runtime_env PORT_metrics PORT_node_manager PORT_object_manager < <(free_ports 6) || fail "cannot pick free ports"
-RAY_ARGS=(start --block --disable-usage-stats --address="$HEAD_ADDR"
+${pickPorts()}RAY_ARGS=(start --block --disable-usage-stats --address="$HEAD_ADDR"
   --node-ip-address="$NODE_IP" --temp-dir="$RAY_TEMP" --num-cpus="$NODE_SLOTS" --num-gpus="$RSGE_NUM_GPUS"
   --labels=ray-sge.io/host="$PE_HOST"
-  --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
-  --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
-  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager" --min-worker-port=0 --max-worker-port=0
+  ${NODE_PORT_FLAGS}
   ${i.extraArgs.map(dq).join(" ")})
 # Grid Engine signals the task's process group (qdel -notify, s_rt): Ray starts with them ignored and
 # this shell stops it gracefully instead

@@ -15,8 +15,11 @@ import { shellQuote } from "../base/shell.js";
 import { gpuGrantLines } from "../cluster/gpus.js";
 import {
   dq,
+  HEAD_PORTS,
   logFunctions,
   NODE_IP_LINES,
+  NODE_PORT_FLAGS,
+  pickPorts,
   privateDirLines,
   rayBinLines,
   saveRayLogs,
@@ -41,18 +44,6 @@ export interface BatchScriptInput {
   /** Seconds the driver has after SIGTERM before SIGKILL. */
   driverGraceSeconds: number;
 }
-
-const HEAD_PORTS = [
-  "gcs",
-  "dashboard",
-  "client",
-  "agent_listen",
-  "agent_grpc",
-  "runtime_env",
-  "metrics",
-  "node_manager",
-  "object_manager",
-];
 
 /** The waiter: every expected instance ALIVE in the GCS, each announced as it joins; exit 3 naming the rest. */
 const WAIT_NODES = `import sys, time
@@ -143,8 +134,7 @@ log "granted:$granted (head on $MASTER)"
 
 function headLines(i: BatchScriptInput): string {
   return `
-read -r ${HEAD_PORTS.map((p) => `PORT_${p}`).join(" ")} < <(free_ports ${HEAD_PORTS.length}) || fail "cannot pick free ports"
-# the dashboard (token-protected, on this host's address) when asked for (--dashboard) and Ray here has
+${pickPorts(HEAD_PORTS)}# the dashboard (token-protected, on this host's address) when asked for (--dashboard) and Ray here has
 # it (ray[default]); off, the head starts about 4 s sooner (measured on the testbed)
 if ${i.dashboard ? "" : "false && "}"$RAY_PY" -c 'import aiohttp, grpc' 2>/dev/null; then
   DASH=(--include-dashboard=true --dashboard-host="$NODE_IP" --dashboard-port="$PORT_dashboard")
@@ -158,13 +148,12 @@ fi
 trap '' USR1 USR2
 RSGE_NUM_GPUS=$((SLOTS_OF[$MASTER] * ${i.node.gpusPerSlot}))
 ${i.node.gpuComplex ? gpuGrantLines(i.node.gpuComplex) : ""}export RAY_CLOUD_INSTANCE_ID="$JOB_ID@$MASTER" RAY_NODE_TYPE_NAME=batch
-"$RAY_BIN" start --head --block --disable-usage-stats --node-ip-address="$NODE_IP" --port="$PORT_gcs" \\
-  --temp-dir="$RAY_TEMP" --num-cpus="\${SLOTS_OF[$MASTER]}" --num-gpus="$RSGE_NUM_GPUS" \\
-  --labels=ray-sge.io/host="$MASTER" "\${DASH[@]}" \\
-  --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc" \\
-  --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics" \\
-  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager" --min-worker-port=0 --max-worker-port=0 \\
-  ${i.head.extraArgs.map(dq).join(" ")} </dev/null >> "$JOB_DIR/nodes/$MASTER.log" 2>&1 &
+RAY_ARGS=(start --head --block --disable-usage-stats --node-ip-address="$NODE_IP" --port="$PORT_gcs"
+  --temp-dir="$RAY_TEMP" --num-cpus="\${SLOTS_OF[$MASTER]}" --num-gpus="$RSGE_NUM_GPUS"
+  --labels=ray-sge.io/host="$MASTER" "\${DASH[@]}"
+  ${NODE_PORT_FLAGS}
+  ${i.head.extraArgs.map(dq).join(" ")})
+"$RAY_BIN" "\${RAY_ARGS[@]}" </dev/null >> "$JOB_DIR/nodes/$MASTER.log" 2>&1 &
 HEAD_PID=$!
 unset RAY_CLOUD_INSTANCE_ID RAY_NODE_TYPE_NAME
 HEAD_ADDR="$NODE_IP:$PORT_gcs"
@@ -257,7 +246,7 @@ function headWaitLines(): string {
 HEAD_OK=
 for _ in $(seq 1 240); do
   kill -0 "$HEAD_PID" 2>/dev/null || { wait "$HEAD_PID"; end_cluster 1 "ray start --head exited with code $? before its GCS answered; its output: $(tail -n 5 "$JOB_DIR/nodes/$MASTER.log" | tr '\\n' ' ')"; }
-  "$RAY_PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "$NODE_IP" "$PORT_gcs" 2>/dev/null && { HEAD_OK=1; break; }
+  port_answers "$NODE_IP" "$PORT_gcs" && { HEAD_OK=1; break; }
   [ -n "$STOP_SIGNAL" ] && break
   sleep 0.25
 done

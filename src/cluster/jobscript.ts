@@ -15,8 +15,11 @@ import { shellQuote } from "../base/shell.js";
 import { gpuGrantLines } from "./gpus.js";
 import {
   dq,
+  HEAD_PORTS,
   logFunctions,
   NODE_IP_LINES,
+  NODE_PORT_FLAGS,
+  pickPorts,
   privateDirLines,
   rayBinLines,
   saveRayLogs,
@@ -69,18 +72,6 @@ export function rayResourceArgs(r: NodeResources): string[] {
   if (labels.length > 0) args.push(`--labels=${labels.map(([k, v]) => `${k}=${v}`).join(",")}`);
   return args;
 }
-
-const PORT_NAMES = [
-  "gcs",
-  "dashboard",
-  "client",
-  "agent_listen",
-  "agent_grpc",
-  "runtime_env",
-  "metrics",
-  "node_manager",
-  "object_manager",
-] as const;
 
 function header(i: ScriptInput): string {
   const where =
@@ -224,20 +215,17 @@ export function renderHeadScript(i: ScriptInput): string {
 if ! "$RAY_PY" -c 'import grpc, aiohttp' 2>/dev/null; then
   fail "Ray here ($RAY_BIN, $("$RAY_PY" -c 'import ray; print(ray.__version__)' 2>/dev/null)) lacks ray[default] (grpcio, aiohttp), which the head's Ray Client server, dashboard and Jobs API need: pip install 'ray[default]==VERSION' in that environment"
 fi
-read -r ${PORT_NAMES.map((p) => `PORT_${p}`).join(" ")} < <(free_ports ${PORT_NAMES.length}) || fail "cannot pick free ports"
-${pinned("gcs", i.gcsPort)}${pinned("dashboard", i.dashboardPort)}${startAutoscalerCheck(i)}export RAY_enable_autoscaler_v2=1
+${pickPorts(HEAD_PORTS)}${pinned("gcs", i.gcsPort)}${pinned("dashboard", i.dashboardPort)}${startAutoscalerCheck(i)}export RAY_enable_autoscaler_v2=1
 RAY_ARGS=(start --head --block --disable-usage-stats --no-monitor
   --node-ip-address="$NODE_IP" --port="$PORT_gcs" --temp-dir="$RAY_TEMP"
   --dashboard-host="$NODE_IP" --dashboard-port="$PORT_dashboard" --ray-client-server-port="$PORT_client"
-  --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
-  --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
-  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager" --min-worker-port=0 --max-worker-port=0
+  ${NODE_PORT_FLAGS}
   ${[...i.resourceArgs.map(dq), ...i.extraArgs.map(shellQuote)].join(" ")})
 ${runRay()}
 # publish the address once the GCS answers (workers and ray-sge read it from the shared state dir)
 for _ in $(seq 1 240); do
   kill -0 "$RAY_PID" 2>/dev/null || { wait "$RAY_PID"; fail "ray start --head exited with code $? before the GCS answered"; }
-  "$RAY_PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "$NODE_IP" "$PORT_gcs" 2>/dev/null && break
+  port_answers "$NODE_IP" "$PORT_gcs" && break
   sleep 0.5
 done
 "$RAY_PY" - "$STATE_DIR/${STATE_FILES.head}" <<PUBLISH || fail "cannot write $STATE_DIR/${STATE_FILES.head}"
@@ -265,13 +253,10 @@ until [ -s "$STATE_DIR/${STATE_FILES.head}" ]; do
   sleep 1; waited=$((waited + 1))
 done
 HEAD_ADDR=$("$RAY_PY" -c 'import json,sys; h=json.load(open(sys.argv[1])); print("%s:%d" % (h["ip"], h["gcs_port"]))' "$STATE_DIR/${STATE_FILES.head}") || fail "cannot read $STATE_DIR/${STATE_FILES.head}"
-read -r PORT_agent_listen PORT_agent_grpc PORT_runtime_env PORT_metrics PORT_node_manager PORT_object_manager < <(free_ports 6) || fail "cannot pick free ports"
-log "joining the head at $HEAD_ADDR"
+${pickPorts()}log "joining the head at $HEAD_ADDR"
 RAY_ARGS=(start --block --disable-usage-stats --address="$HEAD_ADDR"
   --node-ip-address="$NODE_IP" --temp-dir="$RAY_TEMP"
-  --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
-  --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
-  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager" --min-worker-port=0 --max-worker-port=0
+  ${NODE_PORT_FLAGS}
   ${[...i.resourceArgs.map(dq), ...i.extraArgs.map(shellQuote)].join(" ")})
 ${runRay()}${WAIT_RAY}`;
 }
@@ -290,14 +275,11 @@ export function renderDriverNodeScript(i: ScriptInput): string {
 # this host's address towards the head (what ray.init() here will use too)
 NODE_IP=$("$RAY_PY" -c 'import socket,sys
 s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.connect((sys.argv[1], int(sys.argv[2]))); print(s.getsockname()[0])' ${shellQuote(d.headIp)} ${d.gcsPort}) || fail "cannot tell this host's address towards ${d.headIp}"
-read -r PORT_agent_listen PORT_agent_grpc PORT_runtime_env PORT_metrics PORT_node_manager PORT_object_manager < <(free_ports 6) || fail "cannot pick free ports"
-RAY_ARGS=(start --block --disable-usage-stats --address=${shellQuote(`${d.headIp}:${d.gcsPort}`)}
+${pickPorts()}RAY_ARGS=(start --block --disable-usage-stats --address=${shellQuote(`${d.headIp}:${d.gcsPort}`)}
   --node-ip-address="$NODE_IP" --temp-dir="$RAY_TEMP"
   --num-cpus=0 --num-gpus=0 --memory=0 --object-store-memory=${d.objectStoreBytes}
   --labels=ray-sge.io/driver-node="$(hostname | tr -c 'A-Za-z0-9_.\\n-' _)"
-  --dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
-  --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
-  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager" --min-worker-port=0 --max-worker-port=0)
+  ${NODE_PORT_FLAGS})
 log "joining ${d.headIp}:${d.gcsPort} as driver node $INSTANCE ($NODE_IP), Ray's temp dir $RAY_TEMP"
 ${runRay()}trap 'stop_ray HUP' HUP
 ${WAIT_RAY}`;

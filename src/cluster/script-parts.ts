@@ -91,8 +91,25 @@ for p in random.sample(range(lo, hi), min(hi - lo, 400)) if hi - lo > n else []:
 while len(ss) < n:
     s=socket.socket(); s.bind(("", 0)); ss.append(s)
 print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"; }
+# port_answers HOST PORT: does something accept connections there (a GCS that is up)?
+port_answers() { "$RAY_PY" -c 'import socket,sys; socket.create_connection((sys.argv[1], int(sys.argv[2])), 1).close()' "$1" "$2" 2>/dev/null; }
 `;
 }
+
+/** The ports every Ray node binds: picked by free_ports, passed by nodePortFlags. */
+const NODE_PORTS = ["agent_listen", "agent_grpc", "runtime_env", "metrics", "node_manager", "object_manager"];
+/** A head's: the GCS, dashboard and Ray Client servers, then a node's. */
+export const HEAD_PORTS = ["gcs", "dashboard", "client", ...NODE_PORTS];
+
+/** Bash: PORT_<name> for each name, picked free on this host. */
+export function pickPorts(names: readonly string[] = NODE_PORTS): string {
+  return `read -r ${names.map((p) => `PORT_${p}`).join(" ")} < <(free_ports ${names.length}) || fail "cannot pick free ports"\n`;
+}
+
+/** The \`ray start\` flags for a node's own ports (PORT_* from pickPorts); Ray's workers' are the OS's. */
+export const NODE_PORT_FLAGS = `--dashboard-agent-listen-port="$PORT_agent_listen" --dashboard-agent-grpc-port="$PORT_agent_grpc"
+  --runtime-env-agent-port="$PORT_runtime_env" --metrics-export-port="$PORT_metrics"
+  --node-manager-port="$PORT_node_manager" --object-manager-port="$PORT_object_manager" --min-worker-port=0 --max-worker-port=0`;
 
 /** Bytes of Ray's own logs kept per node in the log dir when its job ends (newest first). */
 export const KEPT_RAY_LOG_BYTES = 64 * 1024 ** 2;
