@@ -4,8 +4,9 @@
  * the driver's exit code from JOB_DIR/exit_code, or accounting's words when the job never wrote it.
  * A failed qstat is "unknown", never "ended": it is retried.
  */
-import { open, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { sleep } from "../base/sleep.js";
+import { FileTail } from "../base/tail.js";
 import type { SgeClient } from "../sge/client.js";
 import { type ExitRecord, parseExitFile } from "./exit.js";
 import { BatchError, batchJobName } from "./request.js";
@@ -28,30 +29,6 @@ export interface WaitOptions {
   pollMs?: number;
 }
 
-/** What is appended to a file, from offset 0 (a file not there yet is empty). */
-class Tail {
-  private offset = 0;
-  constructor(
-    readonly path: string,
-    private readonly write: (text: string) => void,
-  ) {}
-  async pump(): Promise<void> {
-    const fh = await open(this.path, "r").catch(() => undefined);
-    if (!fh) return;
-    try {
-      for (;;) {
-        const buf = Buffer.alloc(64 * 1024);
-        const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
-        if (bytesRead === 0) return;
-        this.offset += bytesRead;
-        this.write(buf.subarray(0, bytesRead).toString("utf8"));
-      }
-    } finally {
-      await fh.close();
-    }
-  }
-}
-
 export async function waitBatch(
   sge: SgeClient,
   jobId: number,
@@ -59,8 +36,16 @@ export async function waitBatch(
   opts: WaitOptions,
 ): Promise<BatchOutcome> {
   const poll = opts.pollMs ?? 1000;
-  const tails = [new Tail(paths.stdout, opts.stdout), new Tail(paths.stderr, opts.stderr)];
-  const pump = () => Promise.all(tails.map((t) => t.pump()));
+  const tails: [FileTail, (text: string) => void][] = [
+    [await FileTail.of(paths.stdout), opts.stdout],
+    [await FileTail.of(paths.stderr), opts.stderr],
+  ];
+  const pump = async () => {
+    for (const [tail, write] of tails) {
+      const text = await tail.read();
+      if (text) write(text);
+    }
+  };
   let said = "";
   let reasonAt = 0;
   let reason = "";
