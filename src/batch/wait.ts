@@ -7,6 +7,7 @@
 import { readFile } from "node:fs/promises";
 import { sleep } from "../base/sleep.js";
 import { FileTail } from "../base/tail.js";
+import { lastScriptError } from "../cluster/script-parts.js";
 import type { SgeClient } from "../sge/client.js";
 import { type ExitRecord, parseExitFile } from "./exit.js";
 import { BatchError, batchJobName } from "./request.js";
@@ -118,11 +119,7 @@ async function ended(
   if (!acct)
     return { jobId, exitCode: 1, why: `batch job ${jobId} ended without running a driver (deleted while queued?)` };
   // the job script's own words for why it stopped (a setup command failed, no Ray on PATH ...)
-  const said = (await readFile(paths.stderr, "utf8").catch(() => ""))
-    .split("\n")
-    .filter((l) => l.includes("] ERROR: "))
-    .at(-1)
-    ?.replace(/^.*\] ERROR: /, "");
+  const said = lastScriptError(await readFile(paths.stderr, "utf8").catch(() => ""));
   const failed = acct.failed ? `, failed ${acct.failed}${acct.failedReason ? ` (${acct.failedReason})` : ""}` : "";
   return {
     jobId,

@@ -15,6 +15,15 @@ fail() { log "ERROR: $*"; exit 1; }
 `;
 }
 
+/** A job script's own last words for why it stopped (the text of its last `fail` line), if any. */
+export function lastScriptError(log: string): string | undefined {
+  return log
+    .split("\n")
+    .filter((l) => l.includes("] ERROR: "))
+    .at(-1)
+    ?.replace(/^.*\] ERROR: /, "");
+}
+
 /** The user's setup commands, each in a group whose failure ends the script with a clear line. */
 export function setupLines(commands: readonly string[]): string {
   const n = commands.length;

@@ -4,6 +4,7 @@ import { sleep } from "../base/sleep.js";
 import { ClusterError } from "./errors.js";
 import type { ClusterHandle } from "./handle.js";
 import { headJobName } from "./identity.js";
+import { lastScriptError } from "./script-parts.js";
 import { type HeadInfo, LOG_NAMES } from "./state-dir.js";
 
 /**
@@ -68,11 +69,7 @@ async function whyHeadEnded(h: ClusterHandle, jobId: number): Promise<string> {
     const [a] = await h.sge.accounting(jobId, { name: headJobName(h.spec.name) });
     const log = h.state.log(LOG_NAMES.head(jobId));
     // the job script's own words for why it stopped (setup failed, no ray[default], ...)
-    const said = (await readFile(log, "utf8").catch(() => ""))
-      .split("\n")
-      .filter((l) => l.includes("] ERROR: "))
-      .at(-1)
-      ?.replace(/^.*\] ERROR: /, "");
+    const said = lastScriptError(await readFile(log, "utf8").catch(() => ""));
     return a
       ? `: exit status ${a.exitStatus}${a.failed ? `, failed ${a.failed} (${a.failedReason ?? ""})` : ""} on ${a.host}${said ? `: ${said}` : ""}; its log: ${log}`
       : said

@@ -1,11 +1,11 @@
 // Batch mode end to end, as the unprivileged user, with real Grid Engine and real Ray: one parallel
 // job over the testbed's three hosts, Ray started on the others with qrsh -inherit, the driver on it.
-import { type ChildProcess, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { batchConfig, jobIdOf, rayProcesses, withSetup, writeAsUser } from "../support/batch.js";
-import { cli, installForUser, spawnCli } from "../support/cluster.js";
+import { cli, installForUser, runCli } from "../support/cluster.js";
 import { clientAs, HOME, NODES, OTHER_USER, USER, userDir, waitFor } from "../support/testbed.js";
 
 const sge = clientAs();
@@ -13,20 +13,6 @@ const OCS = process.env.RSGE_TESTBED_SCHEDULER === "ocs";
 let dir: string;
 let config: string;
 let logs: string;
-
-/** Run the CLI as the user without blocking the test (several at once). */
-function run(args: string[]): Promise<{ status: number; stdout: string; stderr: string; child: ChildProcess }> {
-  const child = spawnCli(args, dir);
-  let stdout = "";
-  let stderr = "";
-  child.stdout?.on("data", (d) => {
-    stdout += d;
-  });
-  child.stderr?.on("data", (d) => {
-    stderr += d;
-  });
-  return new Promise((resolve) => child.on("close", (code) => resolve({ status: code ?? -1, stdout, stderr, child })));
-}
 
 /** A driver that keeps every CPU busy for 10 minutes, after a first line. */
 function writeBusy(): void {
@@ -122,8 +108,8 @@ raise SystemExit(${code})
     writeAsUser(join(dir, "exit99.py"), driver(99, 7));
     const common = ["--slots", "3", "--pe", "mpi", "--log-dir", logs, "--wait", "--"];
     const [a, b] = await Promise.all([
-      run(["batch", config, ...common, "python", "exit7.py"]),
-      run(["batch", config, ...common, "python", "exit99.py"]),
+      runCli(["batch", config, ...common, "python", "exit7.py"], dir),
+      runCli(["batch", config, ...common, "python", "exit99.py"], dir),
     ]);
     expect(a.stdout.trim(), a.stderr).toBe("both 3");
     expect(b.stdout.trim(), b.stderr).toBe("both 3");

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, installForUser, smallConfig, spawnCli } from "../support/cluster.js";
+import { cli, installForUser, runCli, smallConfig, spawnCli } from "../support/cluster.js";
 import {
   asRoot,
   clientAs,
@@ -230,28 +230,15 @@ describe("faults", () => {
 
   it("two up of one config at once make one cluster; a down racing an up waits for it, then removes everything", async () => {
     const config = smallConfig(dir, "ittwo");
-    const run = (args: string[]) =>
-      new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
-        const p = spawnCli(args, dir);
-        let out = "";
-        let err = "";
-        p.stdout?.on("data", (d) => {
-          out += d;
-        });
-        p.stderr?.on("data", (d) => {
-          err += d;
-        });
-        p.once("close", (code) => resolve({ code, out, err }));
-      });
-    const [a, b] = await Promise.all([run(["up", config, "--json"]), run(["up", config, "--json"])]);
-    expect(a.code, a.err).toBe(0);
-    expect(b.code, b.err).toBe(0);
+    const [a, b] = await Promise.all([runCli(["up", config, "--json"], dir), runCli(["up", config, "--json"], dir)]);
+    expect(a.status, a.stderr).toBe(0);
+    expect(b.status, b.stderr).toBe(0);
     // the same cluster for both; the second waited for the first and reconciled
-    expect(JSON.parse(a.out).head.job_id).toBe(JSON.parse(b.out).head.job_id);
-    expect(`${a.err}\n${b.err}`).toMatch(
+    expect(JSON.parse(a.stdout).head.job_id).toBe(JSON.parse(b.stdout).head.job_id);
+    expect(`${a.stderr}\n${b.stderr}`).toMatch(
       /ray-sge up \(pid \d+ on \S+, since .*\) is changing this cluster: waiting for it to finish/,
     );
-    expect(`${a.err}\n${b.err}`).toMatch(/cluster ittwo exists \(head job \d+, r\): reconciling/);
+    expect(`${a.stderr}\n${b.stderr}`).toMatch(/cluster ittwo exists \(head job \d+, r\): reconciling/);
     const heads = (await sge.listJobs({ name: "rsge-ittwo-head" })).filter((j) => j.status !== "deleting");
     expect(heads).toHaveLength(1);
     const workers = (await sge.listJobs({ name: "rsge-ittwo-w-*" })).filter((j) => j.status !== "deleting");
@@ -266,11 +253,11 @@ describe("faults", () => {
     });
     const upDone = new Promise<number | null>((r) => upProc.once("close", r));
     await waitFor("the up to submit its head", async () => /head job \d+ submitted/.test(upErr), 60_000, 100);
-    const d = await run(["down", config]);
+    const d = await runCli(["down", config], dir);
     expect(await upDone, upErr).toBe(0);
-    expect(d.code, d.err).toBe(0);
-    expect(d.err).toMatch(/ray-sge up .* is changing this cluster: waiting for it to finish/);
-    expect(d.out).toMatch(/deleted job\(s\) \d+, \d+/);
+    expect(d.status, d.stderr).toBe(0);
+    expect(d.stderr).toMatch(/ray-sge up .* is changing this cluster: waiting for it to finish/);
+    expect(d.stdout).toMatch(/deleted job\(s\) \d+, \d+/);
     expect(await sge.listJobs({ name: "rsge-ittwo-*" })).toEqual([]);
   }, 300_000);
 

@@ -72,6 +72,20 @@ export function loginShell(
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** The CLI as the test user, without blocking the test (several at once): its exit code and output. */
+export function runCli(args: string[], cwd: string): Promise<{ status: number; stdout: string; stderr: string }> {
+  const child = spawnCli(args, cwd);
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (d) => {
+    stdout += d;
+  });
+  child.stderr?.on("data", (d) => {
+    stderr += d;
+  });
+  return new Promise((resolve) => child.once("close", (code) => resolve({ status: code ?? -1, stdout, stderr })));
+}
+
 /** The CLI as the test user in a child process of ours (no runuser between), so signals reach it. */
 export function spawnCli(args: string[], cwd: string): ChildProcess {
   const uid = Number(execFileSync("id", ["-u", USER], { encoding: "utf8" }).trim());

@@ -1,5 +1,5 @@
 import { execFileSync, spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
@@ -7,7 +7,7 @@ import { jobExitCode, mappedExitCode, parseExitFile } from "../../src/batch/exit
 import { batchJob } from "../../src/batch/job.js";
 import { renderNodeScript } from "../../src/batch/node-script.js";
 import { batchJobName, batchRequest, checkBatchInput, directiveLines } from "../../src/batch/request.js";
-import { checkPe } from "../../src/batch/submit.js";
+import { batchPaths, checkPe, prepareLogRoot } from "../../src/batch/submit.js";
 import { waitBatch } from "../../src/batch/wait.js";
 import { clusterJobPattern, HEAD_JOB_PATTERN, parseJobName } from "../../src/cluster/identity.js";
 import { renderHeadScript, renderWorkerScript } from "../../src/cluster/jobscript.js";
@@ -188,6 +188,13 @@ describe("batch job script", () => {
   });
 });
 
+/** A batch job's files (batchPaths) in a fresh directory, its job dir made. */
+function jobPaths() {
+  const paths = batchPaths(mkdtempSync(join(tmpdir(), "bw-")), 1);
+  mkdirSync(paths.jobDir);
+  return paths;
+}
+
 describe("batch PE check and wait (Grid Engine stood in for, error paths)", () => {
   const pes = [
     parseParallelEnvironment(fixture("qconf-sp-smp.txt")),
@@ -206,13 +213,7 @@ describe("batch PE check and wait (Grid Engine stood in for, error paths)", () =
   });
 
   it("--wait exits with the driver's own code (99 too) once the job is gone, with its output streamed", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bw-"));
-    const paths = {
-      stdout: join(dir, "1.out"),
-      stderr: join(dir, "1.err"),
-      jobDir: dir,
-      exitFile: join(dir, "exit_code"),
-    };
+    const paths = jobPaths();
     writeFileSync(paths.stdout, "the driver's line\n");
     writeFileSync(paths.stderr, "[ray-sge] a log line\n");
     writeFileSync(
@@ -242,13 +243,7 @@ describe("batch PE check and wait (Grid Engine stood in for, error paths)", () =
   });
 
   it("--wait says why the job waits, in Grid Engine's words, and an error state ends the wait with them", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bw-"));
-    const paths = {
-      stdout: join(dir, "1.out"),
-      stderr: join(dir, "1.err"),
-      jobDir: dir,
-      exitFile: join(dir, "exit_code"),
-    };
+    const paths = jobPaths();
     const said: string[] = [];
     let asked = 0;
     const fake = sge({
@@ -273,13 +268,7 @@ describe("batch PE check and wait (Grid Engine stood in for, error paths)", () =
   });
 
   it("a failed qstat is not an ended job: --wait asks again", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "bw-"));
-    const paths = {
-      stdout: join(dir, "1.out"),
-      stderr: join(dir, "1.err"),
-      jobDir: dir,
-      exitFile: join(dir, "exit_code"),
-    };
+    const paths = jobPaths();
     let asked = 0;
     const said: string[] = [];
     const listJobs = async () => {
@@ -299,5 +288,34 @@ describe("batch PE check and wait (Grid Engine stood in for, error paths)", () =
     expect(r.exitCode).toBe(0);
     expect(asked).toBe(4);
     expect(said.join("\n")).toMatch(/qstat failed .*asking again[\s\S]*qstat answers again/);
+  });
+  it("--wait without an exit record says what accounting and the script's last ERROR line say", async () => {
+    const paths = jobPaths();
+    writeFileSync(paths.stderr, "[ray-sge 07:00:00 n1 1] ERROR: setup command 1/1 failed: false (exit 1)\n");
+    const fake = sge({
+      listJobs: async () => [],
+      accounting: async () => [
+        { exitStatus: 0, failed: 0, endedAt: new Date(1000) },
+        { exitStatus: 3, failed: 0, endedAt: new Date(2000) },
+      ],
+    } as never);
+    const r = await waitBatch(fake, 1, paths, {
+      cluster: "c",
+      log: () => {},
+      stdout: () => {},
+      stderr: () => {},
+      pollMs: 5,
+    });
+    // the master's record (written last) is the job's, not a qrsh -inherit task's
+    expect(r.exitCode).toBe(3);
+    expect(r.why).toMatch(/\(setup command 1\/1 failed: false \(exit 1\)\): Grid Engine says exit status 3/);
+  }, 20_000);
+
+  it("makes a new log dir 0700 and warns about an existing one others can enter", async () => {
+    const root = mkdtempSync(join(tmpdir(), "lr-"));
+    expect(await prepareLogRoot(join(root, "new/logs"))).toEqual([]);
+    expect(statSync(join(root, "new/logs")).mode & 0o777).toBe(0o700);
+    chmodSync(root, 0o755);
+    expect((await prepareLogRoot(root)).join()).toMatch(/open to other users \(mode 755\).*chmod 700/);
   });
 });
