@@ -75,7 +75,15 @@ function driver(name: string, code: string): { done: Promise<number>; out: () =>
   const file = join(dir, `${name}.py`);
   writeFileSync(file, `import ray, time, socket, sys\nray.init(address="auto")\n${code}`);
   asRoot(["chown", USER, file]);
-  const env = [`RAY_ADDRESS=${up.address}`, "RAY_AUTH_MODE=token", `RAY_AUTH_TOKEN_PATH=${up.tokenPath}`];
+  // RAY_DEDUP_LOGS=0: Ray folds task lines that differ only in words with digits ("START 1 <node>",
+  // "START 2 <node>") arriving within 5 s into one "[repeated 2x across cluster]" line, printed later
+  // (a CI run's workers came 3 s after qsub: the test saw 2 of 3 STARTs)
+  const env = [
+    `RAY_ADDRESS=${up.address}`,
+    "RAY_AUTH_MODE=token",
+    `RAY_AUTH_TOKEN_PATH=${up.tokenPath}`,
+    "RAY_DEDUP_LOGS=0",
+  ];
   const proc = spawn("runuser", ["-u", USER, "--", "env", ...env, `${RAY_VENV}/bin/python`, "-u", file], { cwd: dir });
   let out = "";
   proc.stdout?.on("data", (d) => {
