@@ -1,7 +1,11 @@
 /** What has been appended to a file since the last look: `tail -f` one step at a time. */
 import { open, stat } from "node:fs/promises";
+import { StringDecoder } from "node:string_decoder";
 
 export class FileTail {
+  /** Holds the first bytes of a character whose rest is not written yet. */
+  private readonly decoder = new StringDecoder("utf8");
+
   private constructor(
     readonly path: string,
     private offset: number,
@@ -23,18 +27,18 @@ export class FileTail {
   async read(): Promise<string> {
     const fh = await open(this.path, "r").catch(() => undefined);
     if (!fh) return "";
-    const chunks: Buffer[] = [];
+    let text = "";
     try {
+      const buf = Buffer.alloc(64 * 1024);
       for (;;) {
-        const buf = Buffer.alloc(64 * 1024);
         const { bytesRead } = await fh.read(buf, 0, buf.length, this.offset);
         if (bytesRead === 0) break;
         this.offset += bytesRead;
-        chunks.push(buf.subarray(0, bytesRead));
+        text += this.decoder.write(buf.subarray(0, bytesRead));
       }
     } finally {
       await fh.close();
     }
-    return Buffer.concat(chunks).toString("utf8");
+    return text;
   }
 }

@@ -18,4 +18,15 @@ describe("FileTail", () => {
     expect(await fromStart.read()).toBe(`two\n${"x".repeat(100_000)}\n`);
     expect(await fromStart.read()).toBe("");
   });
+
+  it("keeps a character whose bytes are not all written yet for the next look (a log line mid-write)", async () => {
+    const f = join(mkdtempSync(join(tmpdir(), "tail-")), "log");
+    const bytes = Buffer.from("naïve ✓\n");
+    const cut = bytes.indexOf(Buffer.from("✓")) + 1;
+    writeFileSync(f, bytes.subarray(0, cut));
+    const t = await FileTail.of(f);
+    expect(await t.read()).toBe("naïve ");
+    appendFileSync(f, bytes.subarray(cut));
+    expect(await t.read()).toBe("✓\n");
+  });
 });
