@@ -84,14 +84,16 @@ mkdir -p "$RAY_TEMP" "$TMPDIR" || fail "cannot create $RAY_TEMP"
 # picks (--min-worker-port=0 --max-worker-port=0): from Ray's default range (10002-19999) each raylet
 # hands out ports without looking, so two clusters on one host collide (measured: a driver died of it)
 # Ours come from below the kernel's ephemeral range (where the OS picks ports for Ray's workers and
-# every client) and above Ray's default worker range, so a port chosen here is not taken by the time
-# Ray binds it (measured: a raylet died of "Address already in use" on a port picked with bind(0))
+# every client) and above Ray's default worker range, so the OS does not hand a port chosen here to
+# another socket before Ray binds it (measured: a raylet died of "Address already in use" on a port
+# picked with bind(0)); another job's own pick in the same second can still take it. A range too
+# small (ip_local_port_range starting near 20000) falls back to ports the OS picks.
 free_ports() { "$RAY_PY" -c 'import random,socket,sys
 n=int(sys.argv[1]); lo=20000
 try: hi=int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
 except Exception: hi=32768
-ss=[]
-for p in random.sample(range(lo, hi), min(hi - lo, 400)) if hi - lo > n else []:
+pool=range(lo, max(lo, hi)); ss=[]
+for p in random.sample(pool, min(len(pool), 400)):
     s=socket.socket()
     try: s.bind(("", p))
     except OSError: s.close(); continue
@@ -105,7 +107,7 @@ port_answers() { "$RAY_PY" -c 'import socket,sys; socket.create_connection((sys.
 `;
 }
 
-/** The ports every Ray node binds: picked by free_ports, passed by nodePortFlags. */
+/** The ports every Ray node binds: picked by free_ports (pickPorts), passed by NODE_PORT_FLAGS. */
 const NODE_PORTS = ["agent_listen", "agent_grpc", "runtime_env", "metrics", "node_manager", "object_manager"];
 /** A head's: the GCS, dashboard and Ray Client servers, then a node's. */
 export const HEAD_PORTS = ["gcs", "dashboard", "client", ...NODE_PORTS];
