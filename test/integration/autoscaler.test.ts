@@ -5,7 +5,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { GcsClient } from "../../src/ray/gcs.js";
-import { cli, installForUser } from "../support/cluster.js";
+import { cli, clusterEvents, installForUser } from "../support/cluster.js";
 import { asRoot, clientAs, conf, USER, userDir, waitFor } from "../support/testbed.js";
 
 const RAY_VENV = conf.RAY_VENV as string;
@@ -111,16 +111,7 @@ function rayStatus(): string {
   return r.stdout + r.stderr;
 }
 
-type Event = { event: string; type?: string; count?: number; instance?: string; why?: string; time: string };
-function events(): Event[] {
-  const f = join(dir, "state", NAME, "events.jsonl");
-  return existsSync(f)
-    ? readFileSync(f, "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l) as Event)
-    : [];
-}
+const events = () => clusterEvents(join(dir, "state", NAME));
 
 async function workerJobs(type?: string) {
   const rows = await sge.listJobs({ name: `rsge-${NAME}-w-${type ?? "*"}` }, { tasks: "expand" });

@@ -3,7 +3,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { cli, installForUser, runCli, smallConfig, spawnCli } from "../support/cluster.js";
+import { cli, clusterEvents, installForUser, runCli, smallConfig, spawnCli } from "../support/cluster.js";
 import {
   asRoot,
   clientAs,
@@ -275,12 +275,7 @@ describe("faults", () => {
     expect(cli(["up", config], dir).status).toBe(0);
     const state = join(dir, "state", "itburst");
     const beat = () => JSON.parse(readFileSync(join(state, "autoscaler.json"), "utf8"));
-    const scaleUps = () =>
-      readFileSync(join(state, "events.jsonl"), "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l))
-        .filter((e) => e.event === "scale-up");
+    const scaleUps = () => clusterEvents(state).filter((e) => e.event === "scale-up");
     await waitFor("the autoscaler's heartbeat", async () => existsSync(join(state, "autoscaler.json")), 30_000);
     // at rest: at most one qstat per 10 s (the GCS is still asked every second)
     const a = beat();
@@ -344,11 +339,7 @@ describe("faults", () => {
     writeFileSync(config, readFileSync(config, "utf8").replace("min_workers: 1", "min_workers: 0"));
     expect(cli(["up", config], dir).status).toBe(0);
     const state = join(dir, "state", "itbusy");
-    const events = () =>
-      readFileSync(join(state, "events.jsonl"), "utf8")
-        .trim()
-        .split("\n")
-        .map((l) => JSON.parse(l));
+    const events = () => clusterEvents(state);
     const py = `${conf.RAY_VENV}/bin/python`;
     // two long tasks on a 1-CPU head: one runs there, the other gets a worker after the gate's grace
     const p = spawnCli(
@@ -386,7 +377,7 @@ describe("faults", () => {
     const killedAt = killRaylet(w);
     const replaced = await waitFor(
       "a scale-up replacing it",
-      async () => events().find((e) => e.event === "scale-up" && /which died at work/.test(e.why)),
+      async () => events().find((e) => e.event === "scale-up" && /which died at work/.test(e.why ?? "")),
       60_000,
       500,
     );

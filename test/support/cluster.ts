@@ -72,6 +72,28 @@ export function loginShell(
   return { status: r.status ?? -1, stdout: r.stdout, stderr: r.stderr };
 }
 
+/** An autoscaler event as the tests read it (src/autoscaler/events.ts writes them). */
+export type ClusterEvent = {
+  event: string;
+  time: string;
+  type?: string;
+  count?: number;
+  instance?: string;
+  why?: string;
+  [k: string]: unknown;
+};
+
+/** Every event in a cluster's events.jsonl (none while the file is not there). */
+export function clusterEvents(stateDir: string): ClusterEvent[] {
+  const f = join(stateDir, "events.jsonl");
+  return existsSync(f)
+    ? readFileSync(f, "utf8")
+        .trim()
+        .split("\n")
+        .map((l) => JSON.parse(l) as ClusterEvent)
+    : [];
+}
+
 /** The CLI as the test user, without blocking the test (several at once): its exit code and output. */
 export function runCli(args: string[], cwd: string): Promise<{ status: number; stdout: string; stderr: string }> {
   const child = spawnCli(args, cwd);
