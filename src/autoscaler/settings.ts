@@ -8,7 +8,7 @@ import { DEFAULT_SETTINGS, type PlannerNodeType, type PlannerSettings } from "./
 /** Pure: the planner's view of the config's worker types. */
 export function plannerTypes(spec: ClusterSpec): PlannerNodeType[] {
   return spec.workerTypes.map((t) => {
-    const resources: Record<string, number> = { CPU: t.slots, ...t.customResources };
+    const resources: Record<string, number> = { CPU: t.cpus ?? t.slots, ...t.customResources };
     if (t.gpus > 0) resources.GPU = t.gpus;
     if (t.memoryBytes !== undefined) resources.memory = t.memoryBytes;
     const p: PlannerNodeType = {

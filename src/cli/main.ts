@@ -53,6 +53,16 @@ export function buildProgram(): Command {
       (await import("./up.js")).upCommand(config, opts),
     );
   program
+    .command("config")
+    .argument("<config>", "a cluster config (YAML), or the name of a cluster brought up before")
+    .description(
+      "check a config and show what each node type asks of Grid Engine and Ray, with its warnings (nothing submitted)",
+    )
+    .option("--json", "print the normalised config as JSON for scripts")
+    .action(async (config: string, opts: { json?: boolean }) =>
+      (await import("./config.js")).configCommand(config, opts),
+    );
+  program
     .command("autoscaler")
     .argument("<cluster>", "cluster name, config file, or the spec.json in its state directory")
     .description(

@@ -16,6 +16,8 @@ function duration(seconds: number): string {
 }
 
 export interface StatusView extends ClusterStatus {
+  /** The cluster's state directory (where its token, logs and events are). */
+  stateDir: string;
   /** When the cluster is known from Grid Engine alone: what is missing. */
   lost?: string;
   autoscaler?: AutoscalerHeartbeat | undefined;

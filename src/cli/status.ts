@@ -15,7 +15,13 @@ export async function statusCommand(target: string, opts: { json?: boolean; watc
     ]);
     // this incarnation's events only: the log is kept across `down` and `up`
     const since = (s.head?.started_at ?? 0) * 1000;
-    return { ...s, autoscaler, events: events.filter((e) => Date.parse(e.time) >= since), ...(lost ? { lost } : {}) };
+    return {
+      ...s,
+      stateDir: spec.stateDir,
+      autoscaler,
+      events: events.filter((e) => Date.parse(e.time) >= since),
+      ...(lost ? { lost } : {}),
+    };
   };
   if (!opts.watch) {
     const s = await view();

@@ -56,6 +56,8 @@ export interface ScriptInput {
 
 export interface NodeResources {
   slots: number;
+  /** Ray's CPUs when they are not the slots granted (e.g. 0: a head that takes no work). */
+  cpus?: number;
   memoryBytes?: number;
   gpus: number;
   customResources: Record<string, number>;
@@ -64,7 +66,7 @@ export interface NodeResources {
 
 /** `ray start` flags for a node's resources; CPUs follow the slots SGE granted ($NSLOTS), GPUs its RSMAP grant. */
 export function rayResourceArgs(r: NodeResources): string[] {
-  const args = [`--num-cpus=\${NSLOTS:-${r.slots}}`];
+  const args = [r.cpus !== undefined ? `--num-cpus=${r.cpus}` : `--num-cpus=\${NSLOTS:-${r.slots}}`];
   if (r.memoryBytes !== undefined) args.push(`--memory=${r.memoryBytes}`);
   if (r.gpus > 0) args.push(`--num-gpus=\${RSGE_NUM_GPUS:-${r.gpus}}`);
   if (Object.keys(r.customResources).length > 0) args.push(`--resources=${JSON.stringify(r.customResources)}`);

@@ -21,6 +21,8 @@ export interface NodeStatus {
   sgeState: string;
   sgeStatus: JobEntry["status"];
   host?: string;
+  /** The node's IP address as Ray knows it (its Ray node's, or the head's published one). */
+  ip?: string;
   /** Why the job waits, when Grid Engine says (pending jobs only). */
   waitingBecause?: string;
   /** Its Ray node as people see it (messages.ts lifeOf), or why there is none to see. */
@@ -103,6 +105,8 @@ export function statusView(f: StatusFacts): ClusterStatus {
     if (j.host) n.host = j.host;
     const why = f.reasons.get(j.id);
     if (why && j.status === "pending") n.waitingBecause = why;
+    if (rn?.ip) n.ip = rn.ip;
+    else if (who.role === "head" && head && String(j.id) === head.job_id && j.status === "running") n.ip = head.ip;
     if (rn) {
       n.resources = rn.resources;
       if (rn.available) n.available = rn.available;

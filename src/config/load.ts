@@ -87,7 +87,8 @@ export function parseConfig(text: string, file: string): RawConfig {
     const keys = issue.code === "unrecognized_keys" ? issue.keys : [];
     const path = keys.length > 0 ? [...issue.path, keys[0] as string] : issue.path;
     const { node, key, found } = nodeAt(doc.contents, path);
-    const onKey = keys.length > 0 || issue.code === "invalid_key";
+    const onKey =
+      keys.length > 0 || issue.code === "invalid_key" || (issue.code === "custom" && issue.params?.onKey === true);
     // a missing field points at its parent's key (line 1 when the parent is the whole file)
     const target = !found ? key : onKey ? (key ?? node) : node;
     const pos = target?.range ? at(target.range[0]) : { line: 1, col: 1 };

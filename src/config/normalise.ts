@@ -6,20 +6,13 @@ import { homedir } from "node:os";
 import { join } from "node:path";
 import type { ResourceValue, Runtime } from "../sge/qsub.js";
 import { parseMemory } from "../sge/units.js";
+import { qsubOptions, startCommands } from "./commands.js";
+import { FieldError } from "./field-error.js";
+import { globalSgeOf, type RawType, rawNodeTypes, type SgeOverrides } from "./node-types.js";
 import type { RawConfig } from "./schema.js";
 import { DEFAULT_STATE_ROOT, IGNORED_RAY_KEYS } from "./schema.js";
-import { shellWords } from "./shell-words.js";
 
-/** A config field that is wrong: its path ("worker_nodes.sge.qsub_options") and what is wrong with it. */
-export class FieldError extends Error {
-  override readonly name = "FieldError";
-  constructor(
-    readonly field: string,
-    readonly detail: string,
-  ) {
-    super(`${field}: ${detail}`);
-  }
-}
+export { FieldError };
 
 export interface SgeRequest {
   queue?: string;
@@ -36,7 +29,10 @@ export interface SgeRequest {
 export interface NodeTypeSpec {
   name: string;
   role: "head" | "worker";
+  /** Grid Engine slots of its job (and Ray's CPUs, unless cpus says otherwise). */
   slots: number;
+  /** Ray's CPUs when they are not the slots (Ray's form with CPU: 0: work kept off the node). */
+  cpus?: number;
   memoryBytes?: number;
   gpus: number;
   customResources: Record<string, number>;
@@ -96,37 +92,6 @@ export interface NormaliseOptions {
   home?: string;
 }
 
-const OURS = new Set([
-  "--head",
-  "--block",
-  "--address",
-  "--temp-dir",
-  "--node-ip-address",
-  "--num-cpus",
-  "--memory",
-  "--num-gpus",
-  "--resources",
-  "--labels",
-]);
-const PORT_FLAGS = new Set([
-  "--port",
-  "--dashboard-port",
-  "--ray-client-server-port",
-  "--node-manager-port",
-  "--object-manager-port",
-  "--dashboard-agent-listen-port",
-  "--dashboard-agent-grpc-port",
-  "--runtime-env-agent-port",
-  "--metrics-export-port",
-]);
-
-function splitFlag(word: string, next: string | undefined): { flag: string; value?: string; consumed: number } {
-  const eq = word.indexOf("=");
-  if (eq > 0) return { flag: word.slice(0, eq), value: word.slice(eq + 1), consumed: 1 };
-  if (next !== undefined && !next.startsWith("--")) return { flag: word, value: next, consumed: 2 };
-  return { flag: word, consumed: 1 };
-}
-
 function driverObjectStore(v: number | string | undefined): number {
   if (v === undefined) return 1024 ** 3;
   if (typeof v === "number") return v;
@@ -134,105 +99,6 @@ function driverObjectStore(v: number | string | undefined): number {
   if (bytes === undefined) throw new FieldError("ray.driver_object_store_memory", `not a size: "${v}" (e.g. 2G)`);
   if (bytes < 75 * 1024 ** 2) throw new FieldError("ray.driver_object_store_memory", "Ray needs at least 75M");
   return Math.floor(bytes);
-}
-
-/** Keep the intent of `*_start_ray_commands`, drop what ray-sge does itself or does better. */
-function startCommands(
-  field: string,
-  commands: readonly string[],
-  warnings: string[],
-): { rayStartArgs: string[]; setupCommands: string[] } {
-  const rayStartArgs: string[] = [];
-  const setupCommands: string[] = [];
-  commands.forEach((command, i) => {
-    const where = `${field}[${i}]`;
-    const trimmed = command.trim();
-    if (/^ray\s+stop\b/.test(trimmed)) {
-      warnings.push(
-        `${where}: "ray stop" is dropped: it stops every Ray on the host, other users' and other clusters' too. ray-sge stops only this job's Ray when the job ends.`,
-      );
-      return;
-    }
-    if (/^sleep\s+\d+/.test(trimmed)) {
-      warnings.push(
-        `${where}: "${trimmed}" is dropped: workers wait for the head's published address instead of a fixed delay.`,
-      );
-      return;
-    }
-    if (!/^ray\s+start\b/.test(trimmed)) {
-      setupCommands.push(command);
-      return;
-    }
-    let words: string[];
-    try {
-      words = shellWords(trimmed, { keepDollar: true }).slice(2);
-    } catch (e) {
-      warnings.push(`${where}: cannot read this ray start line (${(e as Error).message}); its options are ignored.`);
-      return;
-    }
-    for (let k = 0; k < words.length; ) {
-      const { flag, value, consumed } = splitFlag(words[k] as string, words[k + 1]);
-      k += consumed;
-      if (flag === "--dashboard-host") {
-        if (value !== "127.0.0.1" && value !== "localhost") {
-          warnings.push(
-            `${where}: --dashboard-host=${value} is not used: the dashboard listens on the head's own address, never on every interface, and answers only with the cluster's token (anyone on the network could otherwise run code on the cluster); \`ray-sge dashboard NAME\` says how to open it.`,
-          );
-        }
-      } else if (PORT_FLAGS.has(flag)) {
-        warnings.push(
-          `${where}: ${flag}=${value} is not used: fixed ports collide when several users or clusters share a host, so ray-sge picks free ports on the host and publishes them${flag === "--port" ? " (pin the GCS port with ray.gcs_port if you must)" : ""}.`,
-        );
-      } else if (flag === "--autoscaling-config") {
-        warnings.push(`${where}: --autoscaling-config is not used: ray-sge runs its own autoscaler from this config.`);
-      } else if (flag === "--address") {
-        warnings.push(
-          `${where}: --address is not used: workers read the head's address from the cluster's state directory.`,
-        );
-      } else if (flag === "--head" || flag === "--block") {
-        // what these ask for is what ray-sge does anyway: nothing to say
-      } else if (OURS.has(flag)) {
-        warnings.push(
-          `${where}: ${flag} is set by ray-sge (from the node type's resources, or per job) and is ignored here.`,
-        );
-      } else {
-        rayStartArgs.push(value === undefined ? flag : `${flag}=${value}`);
-      }
-    }
-  });
-  return { rayStartArgs, setupCommands };
-}
-
-/** -l requests out of qsub_options (name=value, comma lists), and the rest as native arguments. */
-function qsubOptions(
-  field: string,
-  text: string | undefined,
-): { resources: Record<string, string>; nativeArgs: string[] } {
-  const resources: Record<string, string> = {};
-  const nativeArgs: string[] = [];
-  if (!text) return { resources, nativeArgs };
-  let words: string[];
-  try {
-    words = shellWords(text);
-  } catch (e) {
-    throw new FieldError(field, (e as Error).message);
-  }
-  for (let i = 0; i < words.length; i++) {
-    const w = words[i] as string;
-    if (w === "-l" || w === "-hard") {
-      if (w === "-hard") continue;
-      const list = words[++i];
-      if (list === undefined) throw new FieldError(field, "-l needs name=value");
-      for (const pair of list.split(",")) {
-        const eq = pair.indexOf("=");
-        if (eq <= 0) throw new FieldError(field, `"-l ${list}": expected name=value`);
-        resources[pair.slice(0, eq)] = pair.slice(eq + 1);
-      }
-    } else if (["-N", "-o", "-e", "-j", "-S", "-t", "-terse", "-C", "-b", "-sync", "-cwd", "-wd"].includes(w)) {
-      throw new FieldError(field, `${w} is set by ray-sge for its jobs and cannot be given in qsub_options`);
-    } else nativeArgs.push(w);
-  }
-  return { resources, nativeArgs };
 }
 
 /** "~" and "~/x" in a path, expanded. */
@@ -248,15 +114,22 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
       "auth: not needed: ray-sge starts every node as a Grid Engine job, no SSH is involved; the section is ignored.",
     );
   }
+  // Ray's boilerplate ({} and [] and false) asks for nothing: only what would be lost is worth a word
+  const empty = (v: unknown) =>
+    v === undefined || v === null || v === false || (typeof v === "object" && Object.keys(v).length === 0);
   for (const k of IGNORED_RAY_KEYS) {
-    if (raw[k] !== undefined)
+    if (!empty(raw[k]))
       warnings.push(`${k}: has no meaning under Grid Engine (nodes share your filesystem) and is ignored.`);
   }
-  const global = raw.sge ?? {};
+  const global = globalSgeOf(raw);
+  if (raw.provider?.module === "ray_sge_provider")
+    warnings.push(
+      "provider.module: Ray's launcher (ray up) needs the class too: module: ray_sge_provider.SGENodeProvider (ray-sge up does not read it).",
+    );
   const globalOpts = qsubOptions("sge.qsub_options", global.qsub_options);
   const memoryComplex = global.memory_complex ?? "mem_free";
 
-  const request = (field: string, o: NonNullable<RawConfig["head_node"]["sge"]> | undefined): SgeRequest => {
+  const request = (field: string, o: SgeOverrides | undefined): SgeRequest => {
     const own = qsubOptions(`${field}.qsub_options`, o?.qsub_options);
     const resources: Record<string, ResourceValue> = { ...globalOpts.resources, ...own.resources };
     const req: SgeRequest = {
@@ -278,44 +151,30 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
     return req;
   };
 
-  const nodeType = (
-    name: string,
-    role: "head" | "worker",
-    field: string,
-    t: {
-      resources: RawConfig["head_node"]["resources"];
-      sge?: NonNullable<RawConfig["head_node"]["sge"]>;
-      labels?: Record<string, string>;
-      min_workers?: number;
-      max_workers?: number;
-    },
-    start: { rayStartArgs: string[]; setupCommands: string[] },
-    setup: string[],
-  ): NodeTypeSpec => {
-    const sge = request(`${field}.sge`, t.sge);
+  const nodeType = (t: RawType, start: { rayStartArgs: string[]; setupCommands: string[] }, setup: string[]) => {
+    const { field, role, name, resources: r } = t;
+    const sge = request(t.sgeField, t.sge);
     const spec: NodeTypeSpec = {
       name,
       role,
-      slots: t.resources.slots,
-      gpus: t.resources.gpus ?? 0,
-      customResources: { ...(t.resources.custom ?? {}) },
+      slots: r.slots,
+      gpus: r.gpus,
+      customResources: { ...r.custom },
       labels: { ...(t.labels ?? {}) },
-      minWorkers: role === "head" ? 1 : (t.min_workers ?? 0),
-      maxWorkers: role === "head" ? 1 : (t.max_workers ?? raw.max_workers ?? Math.max(t.min_workers ?? 0, 1)),
+      minWorkers: role === "head" ? 1 : (t.minWorkers ?? 0),
+      maxWorkers: role === "head" ? 1 : (t.maxWorkers ?? raw.max_workers ?? Math.max(t.minWorkers ?? 0, 1)),
       sge,
       rayStartArgs: start.rayStartArgs,
-      setupCommands: [...setup, ...start.setupCommands],
+      setupCommands: [...(t.setupCommands ?? setup), ...start.setupCommands],
     };
-    if (t.resources.memory !== undefined) {
-      const bytes =
-        typeof t.resources.memory === "number"
-          ? t.resources.memory
-          : parseMemory(t.resources.memory.replace(/i?[bB]$/, ""));
+    if (r.cpus !== undefined) spec.cpus = r.cpus;
+    if (r.memory !== undefined) {
+      const bytes = typeof r.memory === "number" ? r.memory : parseMemory(r.memory.replace(/i?[bB]$/, ""));
       if (bytes !== undefined) spec.memoryBytes = bytes;
       const fromOptions = sge.resources[memoryComplex];
       if (fromOptions !== undefined) {
         warnings.push(
-          `${field}.resources.memory (${t.resources.memory}) replaces -l ${memoryComplex}=${fromOptions} from qsub_options for the ${name} node type.`,
+          `${field}.resources.memory (${r.memory}) replaces -l ${memoryComplex}=${fromOptions} from qsub_options for the ${name} node type.`,
         );
         delete sge.resources[memoryComplex];
       }
@@ -344,23 +203,10 @@ export function normaliseConfig(raw: RawConfig, options: NormaliseOptions = {}):
     });
   }
 
-  const head = nodeType("head", "head", "head_node", raw.head_node, headStart, [
-    ...setup,
-    ...(raw.head_setup_commands ?? []),
-  ]);
+  const types = rawNodeTypes(raw, warnings);
+  const head = nodeType(types.head, headStart, [...setup, ...(raw.head_setup_commands ?? [])]);
   const workerSetup = [...setup, ...(raw.worker_setup_commands ?? [])];
-  const workerTypes: NodeTypeSpec[] = [];
-  if (raw.worker_nodes)
-    workerTypes.push(nodeType("worker", "worker", "worker_nodes", raw.worker_nodes, workerStart, workerSetup));
-  for (const [name, t] of Object.entries(raw.available_node_types ?? {})) {
-    if (name === "head" || workerTypes.some((w) => w.name === name)) {
-      throw new FieldError(
-        `available_node_types.${name}`,
-        `the name "${name}" is taken (head, and worker for worker_nodes)`,
-      );
-    }
-    workerTypes.push(nodeType(name, "worker", `available_node_types.${name}`, t, workerStart, workerSetup));
-  }
+  const workerTypes = types.workers.map((t) => nodeType(t, workerStart, workerSetup));
 
   const minSum = workerTypes.reduce((n, t) => n + t.minWorkers, 0);
   const maxWorkers = raw.max_workers ?? workerTypes.reduce((n, t) => n + t.maxWorkers, 0);

@@ -24,6 +24,7 @@ const nodeType = z.strictObject({
   name: z.string().min(1),
   role: z.enum(["head", "worker"]),
   slots: z.number().int().positive(),
+  cpus: z.number().int().nonnegative().optional(),
   memoryBytes: z.number().positive().optional(),
   gpus: z.number().int().nonnegative(),
   customResources: z.record(z.string(), z.number()),

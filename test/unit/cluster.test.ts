@@ -52,6 +52,7 @@ describe("renderStatus", () => {
   it("shows each node's Grid Engine and Ray state side by side, why jobs wait, and pending demand", () => {
     const text = renderStatus({
       name: "c1",
+      stateDir: "/home/u/.ray-sge/clusters/c1",
       head: {
         cluster: "c1",
         job_id: "9",
@@ -108,6 +109,7 @@ describe("renderStatus", () => {
     const s = {
       name: "c1",
       rayError: "the head job is not running",
+      stateDir: "/home/u/.ray-sge/clusters/c1",
       nodes: [],
       strayRayNodes: [],
       pendingDemand: [],
