@@ -1,0 +1,259 @@
+"""``SGENodeProvider``: Ray's launcher (``ray up``, ``ray down``, ``ray exec``, ...) onto ray-sge.
+
+Every question Ray's launcher asks becomes one ``ray-sge ... --json`` call: the nodes are the
+cluster's Grid Engine jobs as ``ray-sge status`` sees them (node id = ``<job>.<task>``, the head
+``<job>.0``), the head is made by ``ray-sge up`` and the cluster ended by ``ray-sge down``. Workers
+are ray-sge's autoscaler's (it reads Grid Engine's queue, Ray's does not): a worker launch asked of
+this provider, as a Ray monitor would, is refused with that explanation.
+"""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from typing import Any
+
+import click
+from ray.autoscaler._private.util import hash_launch_conf
+from ray.autoscaler.node_provider import NodeProvider
+from ray.autoscaler.tags import (
+    NODE_KIND_HEAD,
+    NODE_KIND_WORKER,
+    STATUS_UNINITIALIZED,
+    STATUS_UP_TO_DATE,
+    STATUS_UPDATE_FAILED,
+    STATUS_WAITING_FOR_SSH,
+    TAG_RAY_LAUNCH_CONFIG,
+    TAG_RAY_NODE_KIND,
+    TAG_RAY_NODE_NAME,
+    TAG_RAY_NODE_STATUS,
+    TAG_RAY_USER_NODE_TYPE,
+)
+
+from . import cli, context, tags
+from .ray_view import HEAD_TYPE, ray_view
+
+#: How long one `ray-sge status` answers the questions Ray asks in a row (node_tags, is_running ...).
+STATUS_TTL_S = 2.0
+
+#: The head's launch hash in Ray's view (ray_view.py: no node_config, no auth): always the same, so
+#: Ray's launcher never relaunches a live head; `ray up` on a live cluster reconciles (runner.py).
+HEAD_LAUNCH_HASH = hash_launch_conf({}, {})
+
+
+def say(line: str) -> None:
+    """A line of ray-sge's among Ray's output (stderr, as ray-sge's own progress)."""
+    sys.stderr.write(f"ray-sge: {line}\n")
+    sys.stderr.flush()
+
+
+class SGENodeProvider(NodeProvider):
+    """Ray's node provider for Grid Engine: the nodes are ray-sge's jobs, asked through its CLI."""
+
+    def __init__(self, provider_config: dict[str, Any], cluster_name: str) -> None:
+        super().__init__(provider_config, cluster_name)
+        self.command = context.current()
+        why = context.refusal(self.command, cluster_name)
+        if why:
+            raise click.ClickException(why)
+        #: what ray-sge commands are given: the YAML Ray was given, else the cluster's name
+        self.target = self.command.config_file or cluster_name
+        self._lock = threading.RLock()
+        self._status: dict[str, Any] | None = None
+        self._status_at = 0.0
+        #: tags set by this `ray` command, status included (kept ones are in the state directory)
+        self._set: dict[str, dict[str, str]] = {}
+        #: the head this `ray` command brought up (its setup and start already ran in its job)
+        self.created_head: str | None = None
+        #: files `ray submit` asked to copy, by target: run where they are (runner.py)
+        self.staged: dict[str, str] = {}
+        self._said: set[str] = set()
+
+    # -- the config Ray's launcher validates --------------------------------------------------------
+
+    @staticmethod
+    def fillout_available_node_types_resources(cluster_config: dict[str, Any]) -> dict[str, Any]:
+        """Ray's view of the YAML (ray_view.py), from ray-sge's reading of the original file.
+
+        Runs before Ray validates the YAML, so a config ray-sge refuses ends the command here with
+        ray-sge's file:line:col message and its exit code, before anything is submitted.
+        """
+        path = context.current().config_file
+        if path is None:
+            raise click.ClickException("ray_sge_provider: the cluster YAML's path is unknown outside Ray's CLI")
+        try:
+            view = cli.run_json(["config", path], echo_stderr=False)
+        except cli.RaySgeError as e:
+            sys.stderr.write(f"{e.message}\n")
+            # not an Exception: Ray's launcher would only warn about one and go on to its own schema
+            raise SystemExit(e.exit_code or 2) from None
+        return ray_view(cluster_config, view["spec"])
+
+    @staticmethod
+    def bootstrap_config(cluster_config: dict[str, Any]) -> dict[str, Any]:
+        return cluster_config
+
+    # -- what runs: the cluster's jobs as ray-sge status sees them ---------------------------------
+
+    def status(self, fresh: bool = False) -> dict[str, Any]:
+        """`ray-sge status --json`, asked again when older than STATUS_TTL_S (or fresh)."""
+        with self._lock:
+            if fresh or self._status is None or time.monotonic() - self._status_at > STATUS_TTL_S:
+                try:
+                    self._status = cli.run_json(["status", self.target], echo_stderr=False)
+                except cli.RaySgeError as e:
+                    # a failed qstat is never "no nodes": the command stops here
+                    raise click.ClickException(f"ray-sge status {self.cluster_name}: {e.message}") from None
+                self._status_at = time.monotonic()
+            return self._status
+
+    def _nodes(self) -> dict[str, dict[str, Any]]:
+        return {n["instanceId"]: n for n in self.status().get("nodes", [])}
+
+    def _node(self, node_id: str) -> dict[str, Any] | None:
+        return self._nodes().get(node_id)
+
+    def _matches(self, node_id: str, tag_filters: dict[str, str]) -> bool:
+        t = self.node_tags(node_id)
+        return all(t.get(k) == v for k, v in tag_filters.items())
+
+    def non_terminated_nodes(self, tag_filters: dict[str, str]) -> list[str]:
+        # a job in error state will not run: Ray treats it as gone (`ray up` makes a new head, and
+        # ray-sge up removes the failed one); `ray down` still deletes it (nodes_for_teardown)
+        return [
+            i
+            for i, n in self._nodes().items()
+            if n["sgeStatus"] not in ("deleting", "error") and self._matches(i, tag_filters)
+        ]
+
+    def nodes_for_teardown(self, tag_filters: dict[str, str]) -> list[str]:
+        return [i for i, n in self._nodes().items() if n["sgeStatus"] != "deleting" and self._matches(i, tag_filters)]
+
+    def is_running(self, node_id: str) -> bool:
+        n = self._node(node_id)
+        return n is not None and n["sgeStatus"] == "running"
+
+    def is_terminated(self, node_id: str) -> bool:
+        n = self._node(node_id)
+        if n is not None and n["sgeStatus"] == "error" and f"error:{node_id}" not in self._said:
+            self._said.add(f"error:{node_id}")
+            say(f"job {n['jobId']} is in error state: {n.get('waitingBecause') or 'see qstat -j ' + str(n['jobId'])}")
+        return n is None or n["sgeStatus"] in ("deleting", "error")
+
+    def node_tags(self, node_id: str) -> dict[str, str]:
+        n = self._node(node_id)
+        kept = tags.load(self.status().get("stateDir", "")) if n is not None else {}
+        out: dict[str, str] = {}
+        if n is not None:
+            head = n["role"] == "head"
+            out = {
+                TAG_RAY_NODE_KIND: NODE_KIND_HEAD if head else NODE_KIND_WORKER,
+                TAG_RAY_USER_NODE_TYPE: HEAD_TYPE if head else n["nodeType"],
+                TAG_RAY_NODE_NAME: f"ray-{self.cluster_name}-{'head' if head else 'worker'}",
+                TAG_RAY_NODE_STATUS: node_status(n),
+            }
+            if head:
+                out[TAG_RAY_LAUNCH_CONFIG] = HEAD_LAUNCH_HASH
+            out.update(kept.get(node_id, {}))
+        out.update(self._set.get(node_id, {}))
+        return out
+
+    def external_ip(self, node_id: str) -> str:
+        n = self._node(node_id)
+        return (n or {}).get("ip") or ""
+
+    def internal_ip(self, node_id: str) -> str:
+        return self.external_ip(node_id)
+
+    def set_node_tags(self, node_id: str, tags_: dict[str, str]) -> None:
+        with self._lock:
+            self._set.setdefault(node_id, {}).update(tags_)
+            state_dir = self.status().get("stateDir")
+            if state_dir:
+                kept = tags.load(state_dir)
+                kept.setdefault(node_id, {}).update(tags_)
+                tags.save(state_dir, kept, live=self._nodes().keys())
+
+    # -- changes: the head through ray-sge up and down, workers by ray-sge's autoscaler ------------
+
+    def create_node(self, node_config: dict[str, Any], tags_: dict[str, str], count: int) -> dict | None:
+        if tags_.get(TAG_RAY_NODE_KIND) != NODE_KIND_HEAD:
+            raise click.ClickException(
+                "ray_sge_provider does not launch workers for Ray's autoscaler: ray-sge's own autoscaler in "
+                "the head job does (it reads Grid Engine's queue and Ray's demand); start the head with "
+                f"`ray up` or `ray-sge up`, and `ray-sge scale {self.cluster_name} --workers N` by hand"
+            )
+        if self.command.config_file is None:
+            raise click.ClickException("ray_sge_provider: `ray up` needs the cluster YAML's path")
+        try:
+            up = cli.run_json(["up", self.command.config_file])
+        except cli.RaySgeError as e:
+            raise click.ClickException(f"ray-sge up failed (exit {e.exit_code}): {e.message}") from None
+        head = f"{up['head']['job_id']}.0"
+        with self._lock:
+            self.created_head = head
+            self._set[head] = dict(tags_)
+            self.status(fresh=True)
+        return {head: {}}
+
+    def create_node_with_resources_and_labels(
+        self,
+        node_config: dict[str, Any],
+        tags_: dict[str, str],
+        count: int,
+        resources: dict[str, float],
+        labels: dict[str, str],
+    ) -> dict | None:
+        return self.create_node(node_config, tags_, count)
+
+    def terminate_node(self, node_id: str) -> dict | None:
+        return self.terminate_nodes([node_id])
+
+    def terminate_nodes(self, node_ids: list[str]) -> dict | None:
+        """The whole cluster through `ray-sge down`; a part of it is ray-sge's autoscaler's to judge."""
+        nodes = self._nodes()
+        live = {i for i, n in nodes.items() if n["sgeStatus"] != "deleting"}
+        has_head = any(nodes.get(i, {}).get("role") == "head" for i in node_ids)
+        if not has_head and not live.issubset(node_ids):
+            raise click.ClickException(
+                "ray_sge_provider removes workers only with the whole cluster: ray-sge's autoscaler drains "
+                f"idle ones; `ray-sge scale {self.cluster_name} --workers N [--force]` removes some by hand"
+            )
+        try:
+            cli.run_json(["down", self.cluster_name if self.command.config_file is None else self.target])
+        except cli.RaySgeError as e:
+            # jobs Grid Engine cannot remove yet are named by ray-sge, with why: `ray down` ends here
+            raise click.ClickException(f"ray-sge down failed (exit {e.exit_code}): {e.message}") from None
+        finally:
+            self.status(fresh=True)
+        return None
+
+    def get_command_runner(
+        self,
+        log_prefix: str,
+        node_id: str,
+        auth_config: dict[str, Any],
+        cluster_name: str,
+        process_runner: Any,
+        use_internal_ip: bool,
+        docker_config: dict[str, Any] | None = None,
+    ) -> Any:
+        from .runner import SGECommandRunner
+
+        return SGECommandRunner(self, node_id)
+
+    def say_once(self, key: str, line: str) -> None:
+        """A line of ray-sge's, once per `ray` command."""
+        if key not in self._said:
+            self._said.add(key)
+            say(line)
+
+
+def node_status(n: dict[str, Any]) -> str:
+    """Ray's node status word for a job, from Grid Engine's and Ray's state."""
+    if n["sgeStatus"] == "running":
+        return STATUS_UP_TO_DATE if n.get("ray") == "ALIVE" else STATUS_WAITING_FOR_SSH
+    if n["sgeStatus"] == "error":
+        return STATUS_UPDATE_FAILED
+    return STATUS_UNINITIALIZED
