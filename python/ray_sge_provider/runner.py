@@ -64,6 +64,7 @@ class SGECommandRunner(CommandRunnerInterface):
         self._started = True
         if p.created_head == self.node_id:
             p.say_once("start", f"Ray was started by the head job {self.node_id.split('.')[0]} itself")
+            self._next_steps()
             return ""
         p.say_once(
             "start",
@@ -75,7 +76,24 @@ class SGECommandRunner(CommandRunnerInterface):
             cli.run_json(["up", p.command.config_file or p.target])
         except cli.RaySgeError as e:
             raise ProcessRunnerError(e.message, "ssh_command_failed", code=e.exit_code, command="ray-sge up") from None
+        self._next_steps()
         return ""
+
+    def _next_steps(self) -> None:
+        """What of Ray's closing "Useful commands" (which follow, and a provider cannot change) apply."""
+        cfg = self.provider.command.config_file or "CONFIG"
+        n = self.name
+        lines = [
+            f"cluster {n} runs as Grid Engine jobs; no SSH is involved. Of Ray's commands below:",
+            f"  ray exec {cfg} CMD       runs CMD in the head job (Ray's Jobs API); output and exit code come back",
+            f"  ray submit {cfg} app.py  runs app.py where it is, from this directory, on the head",
+            f"  ray dashboard {cfg}      forwards a local port to the dashboard; the page asks for the token",
+            f"                           (`ray-sge dashboard {n} --token` prints it)",
+            f'  eval "$(ray-sge env {n})"   then ray status, ray job submit ..., ray.init(): no port-forward needed',
+            f"  ray attach and the monitor log are not here: `ray-sge status {n} --watch` shows the nodes and the",
+            "  autoscaler's decisions; `ray down` deletes every job of the cluster",
+        ]
+        self.provider.say_once("next", "\n         ".join(lines))
 
     def _head_ready(self) -> None:
         """Ray's `uptime`: fine once the job runs and its Ray is alive; else why not (Ray retries)."""
@@ -201,7 +219,13 @@ class SGECommandRunner(CommandRunnerInterface):
             return
         if self.provider.command.name == "submit":
             # Ray copies the script to ~/NAME on the head; here ~ is your own home: run it in place
-            self.provider.staged[target] = os.path.abspath(os.path.expanduser(source))
+            script = os.path.abspath(os.path.expanduser(source))
+            self.provider.staged[target] = script
+            self.provider.say_once(
+                "staged",
+                f"ray submit runs {script} where it is, from {os.getcwd()} (not copied to {target}: "
+                "your home is the cluster's, and a copy would overwrite your own file there)",
+            )
             return
         copy_within_home(source, target)
 
