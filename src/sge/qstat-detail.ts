@@ -61,7 +61,11 @@ export interface JobDetail {
   holdJobs: number[];
   /** Tasks that have started (or failed to); pending tasks are in the job list's ranges. */
   tasks: TaskDetail[];
-  /** Why the job waits: the scheduler's messages about this job (needs schedd_job_info true). */
+  /**
+   * Why the job waits: the scheduler's messages about this job, else those about every pending job
+   * (the cluster is full: "All queues dropped because of overload or full" first). Needs
+   * schedd_job_info true.
+   */
   schedulingMessages: string[];
 }
 
@@ -141,6 +145,14 @@ export function parseJobDetail(xml: string): JobDetailResult {
       messagesByJob.set(n, [...(messagesByJob.get(n) ?? []), text]);
     }
   }
+  // reasons that hold for every pending job (the cluster is full) come as global messages: one per
+  // queue instance, then a summary ("All queues dropped because of overload or full"); a job with no
+  // reasons of its own waits for those, summary first (fixture sge-8.1.9/qstat-j-queues-full.xml)
+  const global = descendants(child(root, "messages"), "SME_global_message_list")
+    .flatMap((l) => l.children)
+    .map((m) => textOf(m, "MES_message"))
+    .filter((t): t is string => t !== undefined);
+  const globalFirst = [...global.filter((t) => /^All queues/.test(t)), ...global.filter((t) => !/^All queues/.test(t))];
   const found = childrenOf(child(root, "djob_info"), "element").map((el): JobDetail => {
     const id = Number(textOf(el, "JB_job_number"));
     if (!Number.isInteger(id)) throw new Error("a job in qstat -j output has no JB_job_number");
@@ -185,7 +197,7 @@ export function parseJobDetail(xml: string): JobDetailResult {
           return td;
         })
         .sort((a, b) => a.taskId - b.taskId),
-      schedulingMessages: messagesByJob.get(id) ?? [],
+      schedulingMessages: messagesByJob.get(id) ?? globalFirst,
     };
     const opt = <K extends keyof JobDetail>(k: K, v: JobDetail[K] | undefined) => {
       if (v !== undefined && v !== "") detail[k] = v;

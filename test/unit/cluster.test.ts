@@ -4,7 +4,7 @@ import { renderStatus } from "../../src/cli/render-status.js";
 import { clusterJobPattern, headJobName, parseJobName, workerJobName } from "../../src/cluster/identity.js";
 import { jobRequest } from "../../src/cluster/requests.js";
 import { stuckDeletionMessage } from "../../src/cluster/shutdown.js";
-import { type NodeStatus, removalOrder } from "../../src/cluster/view.js";
+import { type NodeStatus, removalOrder, statusView } from "../../src/cluster/view.js";
 import { parseConfig } from "../../src/config/load.js";
 import { type NodeTypeSpec, normaliseConfig } from "../../src/config/normalise.js";
 import { buildSubmission } from "../../src/sge/qsub.js";
@@ -200,5 +200,69 @@ describe("down with jobs Grid Engine cannot remove yet", () => {
     expect(stuckDeletionMessage("c", [entry(70, "rsge-c-w-worker", "qw")], 30)).toBe(
       "job 70 (qw) still in Grid Engine 30 s after qdel; ask Grid Engine why: qstat -j 70",
     );
+  });
+});
+
+describe("statusView", () => {
+  it("gives each node the IP Ray knows it by (the head's published one), none while queued", () => {
+    const spec = normaliseConfig(
+      parseConfig(readFileSync(new URL("../../examples/ray-sge-cluster.yaml", import.meta.url), "utf8"), "c.yaml"),
+      { home: "/home/u" },
+    ).spec;
+    const job = (id: number, name: string, state: string, status: "running" | "pending", extra = {}) => ({
+      id,
+      name,
+      owner: "u",
+      state,
+      status,
+      priority: 0,
+      slots: 1,
+      ...extra,
+    });
+    const head = {
+      cluster: spec.name,
+      job_id: "10",
+      host: "node1",
+      ip: "10.77.0.11",
+      gcs_port: 20001,
+      dashboard_port: 20002,
+      client_port: 20003,
+      temp_dir: "/tmp/x",
+      started_at: 0,
+    };
+    const rayNode = (instanceId: string, ip: string) => ({
+      nodeId: instanceId,
+      available: {},
+      idleMs: 0,
+      instanceId,
+      nodeType: "worker",
+      state: "ALIVE" as const,
+      ip,
+      isHead: false,
+      resources: { CPU: 2 },
+    });
+    const s = statusView({
+      spec,
+      jobs: [
+        job(10, headJobName(spec.name), "r", "running", { host: "node1" }),
+        job(11, workerJobName(spec.name, "worker"), "r", "running", { host: "node2", taskId: 1 }),
+        job(11, workerJobName(spec.name, "worker"), "qw", "pending", { taskId: 2 }),
+      ],
+      head,
+      headInfoPath: "/x/head.json",
+      ray: {
+        nodes: [rayNode("11.1", "10.77.0.12")],
+        demand: [],
+        autoscaling: { infeasible: [], infeasibleGangs: [], failed: [], pending: [] } as never,
+      },
+      rayError: undefined,
+      reasons: new Map([[11, "no free slots"]]),
+      now: Date.now(),
+    });
+    expect(s.nodes.map((n) => [n.instanceId, n.ip])).toEqual([
+      ["10.0", "10.77.0.11"],
+      ["11.1", "10.77.0.12"],
+      ["11.2", undefined],
+    ]);
   });
 });

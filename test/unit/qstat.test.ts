@@ -117,6 +117,16 @@ describe("parseJobDetail (qstat -j ID -xml)", () => {
     expect(d?.scriptFile).toBe("sleep");
   });
 
+  it("gives why a job waits when every queue is full (Grid Engine's global messages, summary first)", () => {
+    const [d] = parseJobDetail(fixture("qstat-j-queues-full.xml")).found;
+    expect(d?.schedulingMessages[0]).toBe("All queues dropped because of overload or full");
+    expect(d?.schedulingMessages.slice(1)).toEqual([
+      'queue instance "all.q@node3" dropped because it is full',
+      'queue instance "all.q@node1" dropped because it is full',
+      'queue instance "all.q@node2" dropped because it is full',
+    ]);
+  });
+
   it("gives the message of a task in error state", () => {
     const [d] = parseJobDetail(fixture("qstat-j-error.xml")).found;
     expect(d?.tasks[0]?.messages[0]).toMatch(/can't open output file "\/nonexistent\/dir\/x"/);

@@ -1,0 +1,93 @@
+"""A stand-in for the ray-sge CLI, for the provider's unit tests only (mapping and error paths).
+
+It keeps a cluster in a JSON file ($FAKE_RAY_SGE_STATE), records every call (argv and cwd), and
+answers as ray-sge's --json would. Knobs in the state file: "config_error" (config refused),
+"up_error", "down_stuck" (down exits 1 naming a job), "pending_polls" (status shows the head queued
+for that many more calls), "spec" (what `config` answers). Never evidence that a feature works:
+test/integration/ray-launcher.test.ts runs the real ray-sge on a real Grid Engine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+
+def load(path: str) -> dict:
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def save(path: str, state: dict) -> None:
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(state, f, indent=1)
+
+
+def fail(message: str, code: int) -> None:
+    sys.stderr.write(f"ray-sge: {message}\n")
+    sys.exit(code)
+
+
+def main(argv: list[str]) -> None:
+    path = os.environ["FAKE_RAY_SGE_STATE"]
+    state = load(path)
+    state.setdefault("calls", []).append({"argv": argv, "cwd": os.getcwd()})
+    save(path, state)
+    cmd = argv[0] if argv else ""
+    spec = state["spec"]
+    if cmd == "config":
+        if state.get("config_error"):
+            fail(state["config_error"], 2)
+        print(json.dumps({"file": argv[1], "cluster": spec["name"], "stateDir": spec["stateDir"], "spec": spec}))
+    elif cmd == "status":
+        nodes = state.get("nodes", [])
+        if state.get("pending_polls", 0) > 0:
+            state["pending_polls"] -= 1
+            nodes = [dict(n, sgeStatus="pending", sgeState="qw", ray="not registered") for n in nodes]
+            for n in nodes:
+                n.pop("ip", None)
+                n["waitingBecause"] = "cannot run in queue all.q because it offers only hc:slots=0"
+            save(path, state)
+        print(
+            json.dumps({"name": spec["name"], "stateDir": spec["stateDir"], "head": state.get("head"), "nodes": nodes})
+        )
+    elif cmd == "up":
+        if state.get("up_error"):
+            fail(state["up_error"], 1)
+        sys.stderr.write("ray-sge: head job 100 submitted\n")
+        if not state.get("nodes"):
+            state["head"] = {"job_id": "100", "host": "node1", "ip": "10.77.0.11", "dashboard_port": 31000}
+            state["nodes"] = [
+                {"instanceId": "100.0", "jobId": 100, "role": "head", "nodeType": "head", "sgeStatus": "running"}
+                | {"sgeState": "r", "host": "node1", "ip": "10.77.0.11", "ray": "ALIVE"}
+            ]
+            for t in spec["workerTypes"]:
+                for i in range(1, t["minWorkers"] + 1):
+                    state["nodes"].append(
+                        {"instanceId": f"101.{i}", "jobId": 101, "taskId": i, "role": "worker", "nodeType": t["name"]}
+                        | {"sgeStatus": "running", "sgeState": "r", "host": f"node{i + 1}", "ip": f"10.77.0.1{i + 1}"}
+                        | {"ray": "ALIVE"}
+                    )
+            save(path, state)
+        print(json.dumps({"cluster": spec["name"], "head": state["head"], "workersAlive": len(state["nodes"]) - 1}))
+    elif cmd == "down":
+        if state.get("down_stuck"):
+            fail("job 101.1 (dr on node2) still in Grid Engine 120 s after qdel: the execution daemon ...", 1)
+        deleted = sorted({n["jobId"] for n in state.get("nodes", [])})
+        state["nodes"] = []
+        state["head"] = None
+        save(path, state)
+        print(json.dumps({"cluster": spec["name"], "deleted": deleted}))
+    elif cmd == "submit":
+        words = argv[argv.index("--") + 1 :]
+        sys.stderr.write("ray-sge: driver raysubmit_1 submitted\n")
+        sys.stdout.flush()
+        sys.exit(subprocess.run(words, check=False).returncode)
+    else:
+        fail(f"the fake has no command {cmd!r}", 2)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
