@@ -1,7 +1,7 @@
 // Ray's own launcher as the front door (issue 17): `ray up`, `ray get-head-ip`, `ray submit`, `ray exec`,
 // `ray dashboard`, `ray down` with ray_sge_provider, as the unprivileged user, with real Grid Engine,
 // real Ray and Ray's real `ray` CLI. One cluster serves every check, in order.
-import { copyFileSync, existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, installForUser, writeConfig } from "../support/cluster.js";
@@ -13,9 +13,18 @@ const other = clientAs(OTHER_USER);
 const NAME = "itray";
 let dir: string;
 let config: string;
+let rayForm: string;
 const fillers: number[] = [];
 
-type Node = { instanceId: string; role: string; ray: string; sgeStatus: string; host?: string; ip?: string };
+type Node = {
+  instanceId: string;
+  role: string;
+  nodeType: string;
+  ray: string;
+  sgeStatus: string;
+  host?: string;
+  ip?: string;
+};
 type Status = {
   head?: { job_id: string; ip: string; started_at: number; dashboard_port: number };
   nodes: Node[];
@@ -37,7 +46,7 @@ beforeAll(() => {
 });
 afterAll(async () => {
   if (fillers.length > 0) await other.deleteJobs(fillers).catch(() => undefined);
-  if (existsSync(config)) cli(["down", config], dir);
+  for (const f of [config, rayForm]) if (f && existsSync(f)) cli(["down", f], dir);
 });
 
 describe("ray up / exec / submit / down with ray_sge_provider", () => {
@@ -167,5 +176,41 @@ describe("ray up / exec / submit / down with ray_sge_provider", () => {
     expect(down.out).toContain("No nodes remaining");
     expect(await sge.listJobs()).toEqual([]);
     await waitFor("no Ray process of the user", async () => rayProcessesOfUser() === "" || undefined, 30_000);
+  });
+});
+
+describe("a YAML in Ray's own form, with both front doors", () => {
+  it("ray-sge up brings it up, ray up adopts that cluster (no second head), ray down removes it", async () => {
+    // examples/ray-cluster.yaml: available_node_types, head_node_type, resources {CPU, memory}, node_config
+    rayForm = join(dir, "itrayform.yaml");
+    const text = readFileSync(new URL("../../examples/ray-cluster.yaml", import.meta.url), "utf8")
+      .replace("cluster_name: ray-cluster", "cluster_name: itrayform")
+      .replace("max_workers: 10\n", `max_workers: 10\nstate_dir: ${dir}/state\n`);
+    writeFileSync(rayForm, text);
+    asRoot(["chown", USER, rayForm]);
+    const up = cli(["up", rayForm, "--json", "--timeout", "240"], dir);
+    expect(up.status, up.stderr).toBe(0);
+    const r = JSON.parse(up.stdout);
+    expect(r.workersAlive).toBe(2);
+    const s = JSON.parse(cli(["status", rayForm, "--json"], dir).stdout) as Status;
+    expect(s.nodes.map((n) => `${n.nodeType}:${n.ray}`).sort()).toEqual([
+      "head:ALIVE",
+      "ray.worker.default:ALIVE",
+      "ray.worker.default:ALIVE",
+    ]);
+
+    const adopt = ray(["up", "-y", rayForm], dir);
+    expect(adopt.status, adopt.out).toBe(0);
+    expect(adopt.out).not.toMatch(/No head node found|Launched a new head|Relaunching/);
+    expect(adopt.out).toContain("reconciling it with `ray-sge up`");
+    const after = JSON.parse(cli(["status", rayForm, "--json"], dir).stdout) as Status;
+    expect(after.head?.job_id).toBe(r.head.job_id);
+    expect(after.head?.started_at).toBe(r.head.started_at);
+    const ip = ray(["get-head-ip", rayForm], dir);
+    expect(ip.out.trim().split("\n").at(-1)).toBe(r.head.ip);
+
+    const down = ray(["down", "-y", rayForm], dir);
+    expect(down.status, down.out).toBe(0);
+    expect(await sge.listJobs()).toEqual([]);
   });
 });
