@@ -8,6 +8,7 @@ import { batchBench } from "./batch.mjs";
 import { burstsBench } from "./bursts.mjs";
 import { driversBench } from "./drivers.mjs";
 import { launcherBench } from "./launcher.mjs";
+import { rayUpBench } from "./ray-launcher.mjs";
 import { writeSyntheticQstat } from "./synthetic-qstat.mjs";
 
 const here = new URL(".", import.meta.url).pathname;
@@ -117,6 +118,7 @@ const benches = {
   qstat: qstatBench,
   cold: coldStart,
   launcher: launcherBench,
+  rayup: rayUpBench,
   planner: plannerBench,
   reaction: reactionBench,
   drivers: driversBench,

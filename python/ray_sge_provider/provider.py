@@ -9,6 +9,7 @@ this provider, as a Ray monitor would, is refused with that explanation.
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
@@ -82,6 +83,8 @@ class SGENodeProvider(NodeProvider):
         path = context.current().config_file
         if path is None:
             raise click.ClickException("ray_sge_provider: the cluster YAML's path is unknown outside Ray's CLI")
+        # what runs is asked at the same time: the provider's first question (status.py) is this one
+        _prefetch(path)
         try:
             view = cli.run_json(["config", path], echo_stderr=False)
         except cli.RaySgeError as e:
@@ -100,6 +103,10 @@ class SGENodeProvider(NodeProvider):
         """`ray-sge status --json`, asked again when older than STATUS_TTL_S (or fresh)."""
         with self._lock:
             if fresh or self._status is None or time.monotonic() - self._status_at > STATUS_TTL_S:
+                early = None if fresh or self._status is not None else _prefetched(self.target)
+                if early is not None:
+                    self._status, self._status_at = early
+                    return self._status
                 try:
                     self._status = cli.run_json(["status", self.target], echo_stderr=False)
                 except cli.RaySgeError as e:
@@ -190,11 +197,32 @@ class SGENodeProvider(NodeProvider):
             up = cli.run_json(["up", self.command.config_file])
         except cli.RaySgeError as e:
             raise click.ClickException(f"ray-sge up failed (exit {e.exit_code}): {e.message}") from None
-        head = f"{up['head']['job_id']}.0"
+        info = up["head"]
+        head = f"{info['job_id']}.0"
         with self._lock:
             self.created_head = head
             self._set[head] = dict(tags_)
-            self.status(fresh=True)
+            # what ray-sge up just said (its head's Ray is alive, its workers joined) is what the rest
+            # of `ray up` asks about: no second look (the next `ray` command asks Grid Engine afresh)
+            self._status = {
+                "name": self.cluster_name,
+                "stateDir": up.get("stateDir") or (self._status or {}).get("stateDir"),
+                "head": info,
+                "nodes": [
+                    {
+                        "instanceId": head,
+                        "jobId": int(info["job_id"]),
+                        "role": "head",
+                        "nodeType": HEAD_TYPE,
+                        "sgeStatus": "running",
+                        "sgeState": "r",
+                        "host": info["host"],
+                        "ip": info["ip"],
+                        "ray": "ALIVE",
+                    }
+                ],
+            }
+            self._status_at = time.monotonic()
         return {head: {}}
 
     def create_node_with_resources_and_labels(
@@ -248,6 +276,32 @@ class SGENodeProvider(NodeProvider):
         if key not in self._said:
             self._said.add(key)
             say(line)
+
+
+_early: dict[str, tuple[float, threading.Thread, list[dict[str, Any]]]] = {}
+
+
+def _prefetch(target: str) -> None:
+    """Ask `ray-sge status` in the background (the config check and it take turns otherwise)."""
+    got: list[dict[str, Any]] = []
+
+    def ask() -> None:
+        # on an error it is asked again, and its error shown, when the provider needs it
+        with contextlib.suppress(cli.RaySgeError):
+            got.append(cli.run_json(["status", target], echo_stderr=False))
+
+    t = threading.Thread(target=ask, daemon=True)
+    _early[target] = (time.monotonic(), t, got)
+    t.start()
+
+
+def _prefetched(target: str) -> tuple[dict[str, Any], float] | None:
+    """The background answer for target, when it was asked less than STATUS_TTL_S ago and came."""
+    asked, t, got = _early.pop(target, (0.0, None, []))
+    if t is None or time.monotonic() - asked > STATUS_TTL_S:
+        return None
+    t.join()
+    return (got[0], asked) if got else None
 
 
 def node_status(n: dict[str, Any]) -> str:

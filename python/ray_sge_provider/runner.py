@@ -46,7 +46,9 @@ class SGECommandRunner(CommandRunnerInterface):
     def _updater_run(self, cmd: str, environment_variables: dict[str, Any] | None) -> str:
         p = self.provider
         if cmd.strip() == "uptime":
-            self._head_ready()
+            # the head this `ray up` made is up: ray-sge up returned once its Ray was alive
+            if p.created_head != self.node_id:
+                self._head_ready()
             return ""
         if cmd.strip().startswith("mkdir -p "):
             return ""

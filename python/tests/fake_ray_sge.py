@@ -71,7 +71,12 @@ def main(argv: list[str]) -> None:
                         | {"ray": "ALIVE"}
                     )
             save(path, state)
-        print(json.dumps({"cluster": spec["name"], "head": state["head"], "workersAlive": len(state["nodes"]) - 1}))
+        alive = len(state["nodes"]) - 1
+        print(
+            json.dumps(
+                {"cluster": spec["name"], "stateDir": spec["stateDir"], "head": state["head"], "workersAlive": alive}
+            )
+        )
     elif cmd == "down":
         if state.get("down_stuck"):
             fail("job 101.1 (dr on node2) still in Grid Engine 120 s after qdel: the execution daemon ...", 1)

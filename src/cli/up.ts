@@ -32,7 +32,7 @@ export async function upCommand(
     }
     if (opts.json) {
       process.stdout.write(
-        `${JSON.stringify({ cluster: spec.name, ...r, tokenPath: manager.state.tokenPath }, null, 2)}\n`,
+        `${JSON.stringify({ cluster: spec.name, ...r, stateDir: spec.stateDir, tokenPath: manager.state.tokenPath }, null, 2)}\n`,
       );
       return;
     }

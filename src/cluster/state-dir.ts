@@ -19,7 +19,7 @@ import { chmod, link, mkdir, open, readFile, rename, rm, stat, writeFile } from 
 import { join } from "node:path";
 import type { ClusterSpec } from "../config/normalise.js";
 import { parseSpecJson } from "../config/spec-schema.js";
-import { GcsClient } from "../ray/gcs.js";
+import type { GcsClient } from "../ray/gcs.js";
 
 export const STATE_FILES = {
   token: "token",
@@ -189,6 +189,9 @@ export class StateDir {
 
   /** The one way to a cluster's GCS: the head's address (head.json) and the cluster's token. */
   async gcsClient(info: HeadInfo, timeoutMs?: number): Promise<GcsClient> {
+    // loaded on use: gRPC costs a command ~0.2 s to load, and most commands of a cluster that is
+    // down (status, config, down) never reach the GCS
+    const { GcsClient } = await import("../ray/gcs.js");
     return new GcsClient({ address: gcsAddress(info), token: await this.token(), ...(timeoutMs ? { timeoutMs } : {}) });
   }
 
