@@ -218,7 +218,7 @@ available_node_types:
     ["tab indentation", replace("  queue: all.q", "\tqueue: all.q"), "\tqueue", "", /YAML/],
     [
       "provider module empty",
-      replace("module: ray_sge_provider", 'module: ""'),
+      replace("module: ray_sge_provider.SGENodeProvider", 'module: ""'),
       '""  #',
       "provider.module",
       /too small|at least/i,
