@@ -59,6 +59,7 @@ describe("Ray's own form", () => {
     const { spec } = await load(edit(RAY_FORM, '{"CPU": 4, "memory": 17179869184}', '{"CPU": 0, "GPU": 1, "a100": 2}'));
     expect(spec.head).toMatchObject({ slots: 1, cpus: 0, gpus: 1, customResources: { a100: 2 } });
     expect(rayResourceArgs(spec.head)).toContain("--num-cpus=0");
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: the bash expansion the job script holds
     expect(rayResourceArgs(spec.workerTypes[0] as never)).toContain("--num-cpus=${NSLOTS:-2}");
   });
 
