@@ -10,6 +10,8 @@ this provider, as a Ray monitor would, is refused with that explanation.
 from __future__ import annotations
 
 import contextlib
+import os
+import stat
 import sys
 import threading
 import time
@@ -58,6 +60,8 @@ class SGENodeProvider(NodeProvider):
         why = context.refusal(self.command, cluster_name)
         if why:
             raise click.ClickException(why)
+        if not self.command.params.get("no_config_cache"):
+            check_config_cache(provider_config.get("_config_cache_path"))
         #: what ray-sge commands are given: the YAML Ray was given, else the cluster's name
         self.target = self.command.config_file or cluster_name
         self._lock = threading.RLock()
@@ -276,6 +280,23 @@ class SGENodeProvider(NodeProvider):
         if key not in self._said:
             self._said.add(key)
             say(line)
+
+
+def check_config_cache(path: str | None) -> None:
+    """Refuse Ray's cached view of the YAML when another user could have written it.
+
+    Ray keeps it in the shared temp dir as ray-config-<hash of the YAML> and reads it instead of the
+    YAML when it is there: on a shared login node another user who can read your YAML can plant one.
+    """
+    if not path or not os.path.exists(path):
+        return
+    st = os.stat(path)
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise click.ClickException(
+            f"Ray's cached config {path} is not yours alone (owner uid {st.st_uid}, mode "
+            f"{stat.S_IMODE(st.st_mode):o}): another user could have planted it. Remove it if you can, and run "
+            "`ray` with --no-config-cache or with TMPDIR set to a directory of your own"
+        )
 
 
 _early: dict[str, tuple[float, threading.Thread, list[dict[str, Any]]]] = {}

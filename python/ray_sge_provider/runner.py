@@ -219,6 +219,11 @@ class SGECommandRunner(CommandRunnerInterface):
                 "cluster's state directory",
             )
             return
+        if threading.current_thread() is not threading.main_thread():
+            # Ray's updater syncing file_mounts: the nodes share your home, and ray-sge ignores them (it
+            # says so at up); nothing is copied on behalf of a config Ray may have read from its cache
+            self.provider.say_once("mounts", f"file_mounts are not copied: the nodes share your home ({target})")
+            return
         if self.provider.command.name == "submit":
             # Ray copies the script to ~/NAME on the head; here ~ is your own home: run it in place
             script = os.path.abspath(os.path.expanduser(source))

@@ -18,6 +18,9 @@ from typing import Any
 import pytest
 
 HERE = Path(__file__).parent
+# the working tree's provider, here and in the `ray` commands the tests run (not an older installed copy)
+SOURCE = str(HERE.parent)
+sys.path.insert(0, SOURCE)
 EXAMPLES = HERE.parent.parent / "examples"
 RAY = str(Path(sys.executable).with_name("ray"))
 
@@ -72,6 +75,7 @@ class Launcher:
             "TMPDIR": str(self.tmpdir),
             "RAY_SGE_CLI": f"{sys.executable} {HERE / 'fake_ray_sge.py'}",
             "FAKE_RAY_SGE_STATE": str(self.state_file),
+            "PYTHONPATH": SOURCE,
             "RAY_UP_enable_autoscaler_v2": "1",
             "RAY_USAGE_STATS_ENABLED": "0",
         }

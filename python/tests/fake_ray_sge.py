@@ -9,6 +9,7 @@ test/integration/ray-launcher.test.ts runs the real ray-sge on a real Grid Engin
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import subprocess
@@ -32,6 +33,9 @@ def fail(message: str, code: int) -> None:
 
 def main(argv: list[str]) -> None:
     path = os.environ["FAKE_RAY_SGE_STATE"]
+    # one call at a time (the provider asks status while config runs): the state file is read and written whole
+    lock = open(f"{path}.lock", "w")  # noqa: SIM115 - held until this process ends
+    fcntl.flock(lock, fcntl.LOCK_EX)
     state = load(path)
     state.setdefault("calls", []).append({"argv": argv, "cwd": os.getcwd()})
     save(path, state)
@@ -89,6 +93,7 @@ def main(argv: list[str]) -> None:
         words = argv[argv.index("--") + 1 :]
         sys.stderr.write("ray-sge: driver raysubmit_1 submitted\n")
         sys.stdout.flush()
+        fcntl.flock(lock, fcntl.LOCK_UN)
         sys.exit(subprocess.run(words, check=False).returncode)
     else:
         fail(f"the fake has no command {cmd!r}", 2)

@@ -242,3 +242,41 @@ def test_dashboard_forwards_a_local_port_to_the_port_the_head_picked(guide: Laun
     assert p.returncode == 0, out
     assert f"forwarding 127.0.0.1:{local} to 127.0.0.1:{server.server_address[1]}" in out
     assert "the page asks for the cluster's token" in out
+
+
+def test_exec_port_forward_reaches_the_head_while_the_command_runs(guide: Launcher) -> None:
+    # the "head" listens on another loopback address, so the local forward can take the same port
+    server = HTTPServer(("127.0.0.2", 0), _Page)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    port = server.server_address[1]
+    assert guide.ray("up", "-y", str(guide.yaml)).code == 0
+    s = guide.read()
+    s["nodes"][0]["ip"] = "127.0.0.2"
+    guide.write(s)
+    fetch = f"import urllib.request as u; print(u.urlopen('http://127.0.0.1:{port}/').read().decode())"
+    r = guide.ray("exec", "--port-forward", str(port), str(guide.yaml), f'python3 -c "{fetch}"')
+    server.shutdown()
+    assert r.code == 0, r
+    assert "dashboard page" in r.out
+    assert f"forwarding 127.0.0.1:{port} to 127.0.0.2:{port}" in r.out
+
+
+def test_a_config_cache_someone_else_could_have_written_is_refused(guide: Launcher) -> None:
+    assert guide.ray("up", "-y", str(guide.yaml)).code == 0
+    (cache,) = guide.tmpdir.glob("ray-config-*")
+    cache.chmod(0o666)  # as a file planted by another user would be: not ours alone
+    r = guide.ray("exec", str(guide.yaml), "echo ran")
+    assert r.code == 1, r
+    assert "is not yours alone" in r.out and "--no-config-cache" in r.out
+    assert guide.calls("submit") == []
+    r = guide.ray("exec", "--no-config-cache", str(guide.yaml), "echo ran")
+    assert r.code == 0 and "ran" in r.out, r
+
+
+def test_ray_up_copies_no_file_mount(guide: Launcher) -> None:
+    text = guide.yaml.read_text()
+    (guide.home / "secret").write_text("s")
+    guide.yaml.write_text(text + '\nfile_mounts: {"~/public/copy": "~/secret"}\n')
+    r = guide.ray("up", "-y", str(guide.yaml))
+    assert r.code == 0, r
+    assert not (guide.home / "public").exists()
