@@ -3,9 +3,9 @@
 //    bench/baseline-up.sh (head, wait, then workers: the sequence the guide suggests);
 //  - `ray-sge status` against raw `qstat -xml` + `ray status` on the same live cluster.
 import { spawnSync } from "node:child_process";
-import { cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { asUser, benchSetup, HOME, root, USER, VENV } from "./testbed.mjs";
+import { asUser, benchSetup, HOME, root, USER, VENV, writeSmallConfig } from "./testbed.mjs";
 
 const TRIALS = Number(process.env.BENCH_LAUNCH_TRIALS ?? 3);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -24,14 +24,7 @@ export function launcherBench() {
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
   const config = join(work, "bench.yaml");
-  writeFileSync(
-    config,
-    readFileSync(join(root, "examples/ray-sge-cluster.yaml"), "utf8")
-      .replace("cluster_name: ray-sge-cluster", "cluster_name: rsgebench")
-      .replace("setup_commands:\n", `state_dir: ${work}/state\nsetup_commands:\n`)
-      .replace(/slots: \d+/g, "slots: 1")
-      .replace(/memory: "\d+G"/g, 'memory: "1G"'),
-  );
+  writeSmallConfig(config, "rsgebench", work);
   cpSync(join(root, "bench/baseline-up.sh"), join(work, "baseline-up.sh"));
   spawnSync("chown", ["-R", USER, work]);
   const cli = (...args) => asUser([process.execPath, join(pkg, "bin/ray-sge.js"), ...args]);

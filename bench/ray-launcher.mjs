@@ -4,9 +4,9 @@
 // `ray up`'s extra is Ray's CLI (its Python start, config checks, the updater's calls) around one
 // `ray-sge up`. Target: at most 1.1.
 import { spawnSync } from "node:child_process";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { asUser, benchSetup, HOME, root, USER, VENV } from "./testbed.mjs";
+import { asUser, benchSetup, HOME, root, USER, VENV, writeSmallConfig } from "./testbed.mjs";
 
 const TRIALS = Number(process.env.BENCH_LAUNCH_TRIALS ?? 3);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -31,14 +31,7 @@ export function rayUpBench() {
   spawnSync("runuser", ["-u", USER, "--", ...cliWords, "down", config], { cwd: HOME });
   rmSync(work, { recursive: true, force: true });
   mkdirSync(work, { recursive: true });
-  writeFileSync(
-    config,
-    readFileSync(join(root, "examples/ray-sge-cluster.yaml"), "utf8")
-      .replace("cluster_name: ray-sge-cluster", "cluster_name: rsgerayup")
-      .replace("setup_commands:\n", `state_dir: ${work}/state\nsetup_commands:\n`)
-      .replace(/slots: \d+/g, "slots: 1")
-      .replace(/memory: "\d+G"/g, 'memory: "1G"'),
-  );
+  writeSmallConfig(config, "rsgerayup", work);
   spawnSync("chown", ["-R", USER, work]);
   const ours = [];
   const viaRay = [];

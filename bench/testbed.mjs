@@ -1,6 +1,6 @@
 // What the testbed benchmarks share: scripts/testbed.conf's settings, and running a command as its user.
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 
 export const root = join(new URL(".", import.meta.url).pathname, "..");
@@ -39,4 +39,16 @@ export function benchSetup(name) {
   const pkg = join(HOME, ".ray-sge-bench-pkg");
   spawnSync(join(root, "scripts/install-cli"), [pkg, USER], { stdio: "inherit" });
   return pkg;
+}
+
+/** The guide's example as a small cluster (1 slot and 1G per node) named NAME, its state in WORK/state. */
+export function writeSmallConfig(file, name, work) {
+  writeFileSync(
+    file,
+    readFileSync(join(root, "examples/ray-sge-cluster.yaml"), "utf8")
+      .replace("cluster_name: ray-sge-cluster", `cluster_name: ${name}`)
+      .replace("setup_commands:\n", `state_dir: ${work}/state\nsetup_commands:\n`)
+      .replace(/slots: \d+/g, "slots: 1")
+      .replace(/memory: "\d+G"/g, 'memory: "1G"'),
+  );
 }

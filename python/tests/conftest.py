@@ -92,17 +92,13 @@ class Launcher:
         )
 
     def ray(self, *args: str, cwd: Path | None = None, timeout: float = 120) -> Result:
-        p = subprocess.run(
-            [RAY, *args],
-            cwd=cwd or self.work,
-            env=self.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-        return Result(p.returncode, p.stdout)
+        p = self.popen(*args, cwd=cwd)
+        try:
+            out, _ = p.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            raise
+        return Result(p.returncode, out)
 
 
 @pytest.fixture
