@@ -18,6 +18,7 @@ import time
 from typing import Any
 
 import click
+from ray.autoscaler._private.constants import AUTOSCALER_NODE_START_WAIT_S
 from ray.autoscaler._private.util import hash_launch_conf
 from ray.autoscaler.node_provider import NodeProvider
 from ray.autoscaler.tags import (
@@ -198,7 +199,9 @@ class SGENodeProvider(NodeProvider):
         if self.command.config_file is None:
             raise click.ClickException("ray_sge_provider: `ray up` needs the cluster YAML's path")
         try:
-            up = cli.run_json(["up", self.command.config_file])
+            # Ray's own patience with a node that is not up yet (900 s; AUTOSCALER_NODE_START_WAIT_S)
+            # rather than ray-sge's (600 s): then ray-sge up gives up and deletes what it submitted
+            up = cli.run_json(["up", self.command.config_file, "--timeout", str(AUTOSCALER_NODE_START_WAIT_S)])
         except cli.RaySgeError as e:
             raise click.ClickException(f"ray-sge up failed (exit {e.exit_code}): {e.message}") from None
         info = up["head"]

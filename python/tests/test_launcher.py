@@ -25,7 +25,7 @@ def test_up_asks_ray_sge_up_once_and_keeps_ray_s_tags_private(guide: Launcher) -
     r = guide.ray("up", "-y", str(guide.yaml))
     assert r.code == 0, r
     ups = guide.calls("up")
-    assert [c["argv"] for c in ups] == [["up", str(guide.yaml), "--json"]]
+    assert [c["argv"] for c in ups] == [["up", str(guide.yaml), "--timeout", "900", "--json"]]
     assert "Ray was started by the head job 100 itself" in r.out
     assert "setup commands run inside each Grid Engine job" in r.out
     assert "Ray's config is not copied to the head" in r.out
