@@ -1,11 +1,13 @@
 // Ray's own launcher as the front door (issue 17): `ray up`, `ray get-head-ip`, `ray submit`, `ray exec`,
 // `ray dashboard`, `ray down` with ray_sge_provider, as the unprivileged user, with real Grid Engine,
 // real Ray and Ray's real `ray` CLI. One cluster serves every check, in order.
+
+import { spawnSync } from "node:child_process";
 import { copyFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cli, installForUser, writeConfig } from "../support/cluster.js";
-import { installProvider, ray, rayInBackground, rayProcessesOfUser } from "../support/launcher.js";
+import { installProvider, RAY_VENV, ray, rayInBackground, rayProcessesOfUser } from "../support/launcher.js";
 import { asRoot, clientAs, HOME, OTHER_USER, USER, userDir, waitFor } from "../support/testbed.js";
 
 const sge = clientAs();
@@ -167,6 +169,45 @@ describe("ray up / exec / submit / down with ray_sge_provider", () => {
     expect(r.status, r.out).not.toBe(0);
     expect(r.out).toMatch(/broken\.yaml:\d+:\d+: worker_nodes\.resources\.slots: expected number/);
     expect((await sge.listJobs()).map((j) => j.id).sort()).toEqual(jobsBefore);
+  });
+
+  it("the second user cannot plant Ray's cached view of the YAML: ray refuses it, nothing runs", async () => {
+    // Ray reads $TMPDIR/ray-config-<sha256 of the prepared YAML> instead of the YAML when it is there;
+    // the second user can read the YAML (0644) and so name the file before the owner's next ray command
+    const open = userDir("it-ray-plant");
+    asRoot(["chmod", "0755", open]);
+    const planted = join(open, "planted.yaml");
+    asRoot(["cp", config, planted]);
+    asRoot(["chown", USER, planted]);
+    asRoot(["sed", "-i", "s/cluster_name: itray/cluster_name: itplant/", planted]);
+    asRoot(["chmod", "0644", planted]);
+    const plant = [
+      "import hashlib, json, os, sys, tempfile, yaml",
+      "from ray.autoscaler._private.util import prepare_config",
+      "cfg = prepare_config(yaml.safe_load(open(sys.argv[1])))",
+      "key = hashlib.sha256(json.dumps([cfg], sort_keys=True).encode('utf-8')).hexdigest()",
+      "path = os.path.join(tempfile.gettempdir(), 'ray-config-' + key)",
+      "cfg['file_mounts'] = {'~/stolen': '~/.ray-sge'}",
+      "json.dump({'_version': 1, 'provider_log_info': None, 'config': cfg}, open(path, 'w'))",
+      "os.chmod(path, 0o644)",
+      "print(path)",
+    ].join("\n");
+    const r = spawnSync("runuser", ["-u", OTHER_USER, "--", `${RAY_VENV}/bin/python`, "-c", plant, planted], {
+      encoding: "utf8",
+      cwd: "/tmp",
+    });
+    expect(r.status, r.stderr).toBe(0);
+    const cache = r.stdout.trim().split("\n").at(-1) as string;
+    try {
+      const jobsBefore = (await sge.listJobs()).map((j) => j.id).sort();
+      const up = ray(["up", "-y", planted], dir);
+      expect(up.status, up.out).toBe(1);
+      expect(up.out).toContain(`Ray's cached config ${cache} is not yours alone`);
+      expect((await sge.listJobs()).map((j) => j.id).sort()).toEqual(jobsBefore);
+      expect(existsSync(join(HOME, "stolen"))).toBe(false);
+    } finally {
+      asRoot(["rm", "-f", cache]);
+    }
   });
 
   it("ray down deletes every job of the cluster and leaves no Ray process, without ray stop", async () => {
