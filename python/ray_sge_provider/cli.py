@@ -7,10 +7,12 @@ passed through as it comes and kept, so that a failure carries ray-sge's own mes
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import threading
@@ -68,6 +70,68 @@ def _pump(stream: IO[str], kept: list[str], echo: bool) -> None:
             sys.stderr.flush()
 
 
+class Running:
+    """A ray-sge process started and not yet waited for: its stdout captured, its stderr passed on.
+
+    It runs in a session of its own: a Ctrl-C here is passed to it exactly once and waited for, so that
+    what ray-sge does on an interrupt (``up`` deletes the jobs it submitted, ``submit`` stops the driver)
+    is done, and not cut short by a second signal, before the interrupt goes on here.
+    """
+
+    def __init__(self, args: Sequence[str], *, cwd: str | None, capture: bool, echo_stderr: bool) -> None:
+        self.argv = [*command(), *args]
+        try:
+            self.proc = subprocess.Popen(
+                self.argv,
+                cwd=cwd,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE if capture else None,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+        except OSError as e:
+            raise RaySgeError(f"cannot run {self.argv[0]}: {e.strerror}", 127, self.argv) from None
+        self._interrupted = False
+        self._kept: list[str] = []
+        self._out: list[str] = []
+        assert self.proc.stderr is not None
+        self._threads = [threading.Thread(target=_pump, args=(self.proc.stderr, self._kept, echo_stderr), daemon=True)]
+        if self.proc.stdout is not None:
+            stdout = self.proc.stdout
+            self._threads.append(threading.Thread(target=lambda: self._out.append(stdout.read()), daemon=True))
+        for t in self._threads:
+            t.start()
+
+    def result(self) -> str:
+        """Wait for it: its stdout, or RaySgeError with its message and exit code."""
+        try:
+            code = self.proc.wait()
+        except KeyboardInterrupt:
+            self._signal()
+            self.proc.wait()
+            raise
+        finally:
+            for t in self._threads:
+                t.join()
+        if code != 0:
+            raise RaySgeError(
+                error_message(self._kept) or f"{shlex.join(self.argv)} exited with code {code}", code, self.argv
+            )
+        return "".join(self._out)
+
+    def _signal(self) -> None:
+        if not self._interrupted and self.proc.poll() is None:
+            self._interrupted = True
+            self.proc.send_signal(signal.SIGINT)
+
+    def interrupt(self) -> None:
+        """End it as Ctrl-C would (``up`` then deletes what it submitted), and wait for that."""
+        self._signal()
+        with contextlib.suppress(RaySgeError):
+            self.result()
+
+
 def run(
     args: Sequence[str],
     *,
@@ -75,43 +139,12 @@ def run(
     capture: bool = True,
     echo_stderr: bool = True,
 ) -> str:
-    """Run ray-sge and return its stdout (or "" when it went to ours); RaySgeError when it fails.
-
-    A Ctrl-C reaches ray-sge too (one process group): it is waited for, so that what it does on an
-    interrupt (``up`` deletes the jobs it submitted) is done before the interrupt goes on here.
-    """
-    argv = [*command(), *args]
-    try:
-        proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE if capture else None,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-    except OSError as e:
-        raise RaySgeError(f"cannot run {argv[0]}: {e.strerror}", 127, argv) from None
-    kept: list[str] = []
-    assert proc.stderr is not None
-    pump = threading.Thread(target=_pump, args=(proc.stderr, kept, echo_stderr), daemon=True)
-    pump.start()
-    try:
-        out = proc.stdout.read() if proc.stdout is not None else ""
-        code = proc.wait()
-    except KeyboardInterrupt:
-        proc.wait()
-        pump.join()
-        raise
-    pump.join()
-    if code != 0:
-        raise RaySgeError(error_message(kept) or f"{shlex.join(argv)} exited with code {code}", code, argv)
-    return out
+    """Run ray-sge and return its stdout (or "" when it went to ours); RaySgeError when it fails."""
+    return Running(args, cwd=cwd, capture=capture, echo_stderr=echo_stderr).result()
 
 
-def run_json(args: Sequence[str], *, echo_stderr: bool = True, cwd: str | None = None) -> Any:
-    """Run ray-sge with --json and return what it printed, parsed."""
-    out = run([*args, "--json"], echo_stderr=echo_stderr, cwd=cwd)
+def parse_json(args: Sequence[str], out: str) -> Any:
+    """What ray-sge ARGS --json printed, parsed."""
     try:
         return json.loads(out)
     except ValueError:
@@ -120,3 +153,8 @@ def run_json(args: Sequence[str], *, echo_stderr: bool = True, cwd: str | None =
             1,
             [*command(), *args],
         ) from None
+
+
+def run_json(args: Sequence[str], *, echo_stderr: bool = True, cwd: str | None = None) -> Any:
+    """Run ray-sge with --json and return what it printed, parsed."""
+    return parse_json(args, run([*args, "--json"], echo_stderr=echo_stderr, cwd=cwd))

@@ -9,6 +9,7 @@ this provider, as a Ray monitor would, is refused with that explanation.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import stat
@@ -75,6 +76,14 @@ class SGENodeProvider(NodeProvider):
         #: files `ray submit` asked to copy, by target: run where they are (runner.py)
         self.staged: dict[str, str] = {}
         self._said: set[str] = set()
+        #: `ray up -y` ends in one `ray-sge up` whatever it finds (it makes the head, or reconciles a
+        #: live cluster): it is started now, beside Ray's own first questions (up_result)
+        self._up: cli.Running | None = None
+        self._up_result: dict[str, Any] | None = None
+        p = self.command.params
+        if self.command.name == "up" and p.get("yes") and not p.get("no_restart") and self.command.config_file:
+            self._up = cli.Running(self.up_args(), cwd=None, capture=True, echo_stderr=True)
+            atexit.register(self._up_unused)
 
     # -- the config Ray's launcher validates --------------------------------------------------------
 
@@ -199,9 +208,7 @@ class SGENodeProvider(NodeProvider):
         if self.command.config_file is None:
             raise click.ClickException("ray_sge_provider: `ray up` needs the cluster YAML's path")
         try:
-            # Ray's own patience with a node that is not up yet (900 s; AUTOSCALER_NODE_START_WAIT_S)
-            # rather than ray-sge's (600 s): then ray-sge up gives up and deletes what it submitted
-            up = cli.run_json(["up", self.command.config_file, "--timeout", str(AUTOSCALER_NODE_START_WAIT_S)])
+            up = self.up_result()
         except cli.RaySgeError as e:
             raise click.ClickException(f"ray-sge up failed (exit {e.exit_code}): {e.message}") from None
         info = up["head"]
@@ -277,6 +284,25 @@ class SGENodeProvider(NodeProvider):
         from .runner import SGECommandRunner
 
         return SGECommandRunner(self, node_id)
+
+    def up_args(self) -> list[str]:
+        # Ray's own patience with a node that is not up yet (900 s; AUTOSCALER_NODE_START_WAIT_S)
+        # rather than ray-sge's (600 s): then ray-sge up gives up and deletes what it submitted
+        return ["up", self.command.config_file or self.target, "--timeout", str(AUTOSCALER_NODE_START_WAIT_S), "--json"]
+
+    def up_result(self) -> dict[str, Any]:
+        """`ray-sge up`'s answer: the one started with this `ray up`, else one run now (once either way)."""
+        with self._lock:
+            if self._up_result is None:
+                running = self._up or cli.Running(self.up_args(), cwd=None, capture=True, echo_stderr=True)
+                self._up = None
+                self._up_result = cli.parse_json(self.up_args(), running.result())
+            return self._up_result
+
+    def _up_unused(self) -> None:
+        """`ray up` ended before it asked for the `ray-sge up` started for it: undo that, as Ctrl-C would."""
+        if self._up is not None:
+            self._up.interrupt()
 
     def say_once(self, key: str, line: str) -> None:
         """A line of ray-sge's, once per `ray` command."""

@@ -75,7 +75,7 @@ class SGECommandRunner(CommandRunnerInterface):
             "live head: `ray down` then `ray up` to apply a changed head)",
         )
         try:
-            cli.run_json(["up", p.command.config_file or p.target])
+            p.up_result()
         except cli.RaySgeError as e:
             raise ProcessRunnerError(e.message, "ssh_command_failed", code=e.exit_code, command="ray-sge up") from None
         self._next_steps()

@@ -2,8 +2,10 @@
 
 It keeps a cluster in a JSON file ($FAKE_RAY_SGE_STATE), records every call (argv and cwd), and
 answers as ray-sge's --json would. Knobs in the state file: "config_error" (config refused),
-"up_error", "down_stuck" (down exits 1 naming a job), "pending_polls" (status shows the head queued
-for that many more calls), "spec" (what `config` answers). Never evidence that a feature works:
+"up_error", "up_delay" (seconds; a Ctrl-C then is recorded in STATE.interrupted),
+"status_error" (exit 3, as with the qmaster down), "down_stuck" (down exits 1 naming a job),
+"pending_polls" (status shows the head queued for that many more calls), "spec" (what `config`
+answers). Never evidence that a feature works:
 test/integration/ray-launcher.test.ts runs the real ray-sge on a real Grid Engine.
 """
 
@@ -12,8 +14,10 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 
 
 def load(path: str) -> dict:
@@ -46,6 +50,8 @@ def main(argv: list[str]) -> None:
             fail(state["config_error"], 2)
         print(json.dumps({"file": argv[1], "cluster": spec["name"], "stateDir": spec["stateDir"], "spec": spec}))
     elif cmd == "status":
+        if state.get("status_error"):
+            fail(state["status_error"], 3)
         nodes = state.get("nodes", [])
         if state.get("pending_polls", 0) > 0:
             state["pending_polls"] -= 1
@@ -60,6 +66,19 @@ def main(argv: list[str]) -> None:
     elif cmd == "up":
         if state.get("up_error"):
             fail(state["up_error"], 1)
+        if state.get("up_delay"):
+            # a slow up (a head in the queue): Ctrl-C is recorded and ends it, as ray-sge up deletes what it made
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+            def interrupted(*_: object) -> None:
+                with open(f"{path}.interrupted", "w") as f:
+                    f.write("up")
+                sys.exit(130)
+
+            signal.signal(signal.SIGINT, interrupted)
+            time.sleep(state["up_delay"])
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            state = load(path)
         sys.stderr.write("ray-sge: head job 100 submitted\n")
         if not state.get("nodes"):
             state["head"] = {"job_id": "100", "host": "node1", "ip": "10.77.0.11", "dashboard_port": 31000}

@@ -280,3 +280,37 @@ def test_ray_up_copies_no_file_mount(guide: Launcher) -> None:
     r = guide.ray("up", "-y", str(guide.yaml))
     assert r.code == 0, r
     assert not (guide.home / "public").exists()
+
+
+def test_up_without_restart_on_a_live_cluster_asks_nothing_of_ray_sge_up(guide: Launcher) -> None:
+    assert guide.ray("up", "-y", str(guide.yaml)).code == 0
+    r = guide.ray("up", "-y", "--no-restart", str(guide.yaml))
+    assert r.code == 0, r
+    assert len(guide.calls("up")) == 1
+
+
+def test_a_ray_up_that_fails_early_interrupts_the_ray_sge_up_it_started(guide: Launcher) -> None:
+    # `ray up -y` starts ray-sge up beside its first questions; when Ray gives up before it asks for the
+    # answer (here: Grid Engine cannot be asked), that up is ended as Ctrl-C would end it
+    guide.update(up_delay=30, status_error="cannot reach the qmaster (commlib error)")
+    r = guide.ray("up", "-y", str(guide.yaml), timeout=60)
+    assert r.code == 1, r
+    assert "cannot reach the qmaster" in r.out
+    assert (guide.state_file.parent / (guide.state_file.name + ".interrupted")).read_text() == "up"
+    assert guide.read()["nodes"] == []
+
+
+def test_ctrl_c_during_ray_up_reaches_ray_sge_up_once_and_waits_for_it(guide: Launcher) -> None:
+    guide.update(up_delay=30)
+    p = guide.popen("up", "-y", str(guide.yaml))
+    marker = guide.state_file.parent / (guide.state_file.name + ".interrupted")
+    for _ in range(100):
+        if guide.calls("up"):
+            break
+        time.sleep(0.1)
+    time.sleep(1)
+    os.killpg(p.pid, signal.SIGINT)  # the terminal's Ctrl-C: ray's process group
+    out, _ = p.communicate(timeout=60)
+    assert p.returncode != 0, out
+    assert marker.read_text() == "up"
+    assert guide.read()["nodes"] == []
