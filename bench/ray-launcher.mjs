@@ -8,7 +8,7 @@ import { mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { asUser, benchSetup, HOME, root, USER, VENV, writeSmallConfig } from "./testbed.mjs";
 
-const TRIALS = Number(process.env.BENCH_LAUNCH_TRIALS ?? 3);
+const TRIALS = Number(process.env.BENCH_RAYUP_TRIALS ?? 5);
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
 export function rayUpBench() {
