@@ -99,8 +99,13 @@ function required(fields: Record<string, string>, key: string): string {
   return v;
 }
 
+/**
+ * `qstat -f` nests running jobs in their queue instance's `<Queue-List>` with no `<queue_name>` of
+ * their own: the Queue-List is a record too, so that a job_list's parent gives its queue (fixtures
+ * sge-8.1.9/qstat-f.xml, ocs-9.1/qstat-f.xml).
+ */
 const QSTAT_LIST = {
-  records: new Set(["job_list"]),
+  records: new Set(["job_list", "Queue-List"]),
   roots: new Set(["job_info"]),
 };
 
@@ -186,7 +191,7 @@ export async function* parseJobListBatches(
   const strings = new Interner();
   for await (const records of xmlRecordBatches(source, QSTAT_LIST)) {
     const out: JobEntry[] = [];
-    for (const rec of records) toEntries(rec, options, out, strings);
+    for (const rec of records) if (rec.tag === "job_list") toEntries(rec, options, out, strings);
     yield out;
   }
 }

@@ -32,6 +32,22 @@ describe("parseJobList (qstat -xml)", () => {
     expect(jobs.find((j) => j.id === 9)?.slots).toBe(2);
   });
 
+  it("gives running jobs of qstat -f their queue instance and host (they sit in its Queue-List)", async () => {
+    for (const set of ["sge-8.1.9", "ocs-9.1"] as const) {
+      const jobs = await collect(parseJobList(fixtureStream("qstat-f.xml", 97, set)));
+      const running = jobs.filter((j) => j.status === "running");
+      expect(running.length, set).toBeGreaterThan(0);
+      for (const j of running) {
+        expect(j.queue, `${set} job ${j.id}`).toMatch(/^all\.q@node\d$/);
+        expect(j.host).toBe(j.queue?.split("@")[1]);
+      }
+      for (const j of jobs.filter((x) => x.status !== "running")) expect(j.queue, `${set} job ${j.id}`).toBeUndefined();
+    }
+    // 8.1.9: array job 5's tasks on node1 and node2, as the file lists them
+    const tasks = (await collect(parseJobList(fixtureStream("qstat-f.xml")))).filter((j) => j.id === 5 && j.taskId);
+    expect(tasks.map((j) => `${j.taskId}@${j.host}`)).toEqual(["2@node1", "1@node2"]);
+  });
+
   it("expands pending array tasks on request", async () => {
     const jobs = await collect(parseJobList(fixtureStream("qstat-mixed.xml"), { tasks: "expand" }));
     const tasks = jobs.filter((j) => j.id === 5).map((j) => j.taskId);
