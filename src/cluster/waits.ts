@@ -1,9 +1,11 @@
 /** The waits of `up`: for the head to publish its address, and for workers to join Ray. */
-import { readFile } from "node:fs/promises";
+import { open, readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
 import { sleep } from "../base/sleep.js";
 import { ClusterError } from "./errors.js";
 import type { ClusterHandle } from "./handle.js";
 import { headJobName } from "./identity.js";
+import { explainRayFailure } from "./ray-failures.js";
 import { lastScriptError } from "./script-parts.js";
 import { type HeadInfo, LOG_NAMES } from "./state-dir.js";
 
@@ -63,13 +65,38 @@ export async function waitForHead(
   );
 }
 
-/** Accounting and the job script's last ERROR line: why a head job ended. */
+/** A log's text, its last MiB when it is longer (what Ray says last is what killed it). */
+async function tailOf(file: string): Promise<string> {
+  const f = await open(file, "r").catch(() => undefined);
+  if (!f) return "";
+  try {
+    const { size } = await f.stat();
+    const length = Math.min(size, 1024 * 1024);
+    const buf = Buffer.alloc(length);
+    await f.read(buf, 0, length, size - length);
+    return buf.toString("utf8");
+  } finally {
+    await f.close();
+  }
+}
+
+/** Why a node's Ray died, from the logs its job kept (logs/ray/<instance>/), in plain words. */
+async function rayFailure(h: ClusterHandle, instance: string): Promise<string | undefined> {
+  const dir = join(h.state.rayLogDir, instance);
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((n) => /^(raylet|gcs_server)\./.test(n));
+  return explainRayFailure(
+    await Promise.all(names.map(async (name) => ({ name, text: await tailOf(join(dir, name)) }))),
+  );
+}
+
+/** Accounting, what Ray's logs say and the job script's last ERROR line: why a head job ended. */
 async function whyHeadEnded(h: ClusterHandle, jobId: number): Promise<string> {
   try {
     const [a] = await h.sge.accounting(jobId, { name: headJobName(h.spec.name) });
     const log = h.state.log(LOG_NAMES.head(jobId));
-    // the job script's own words for why it stopped (setup failed, no ray[default], ...)
-    const said = lastScriptError(await readFile(log, "utf8").catch(() => ""));
+    // Ray's own cause, when its logs name one; else the job script's own words for why it stopped
+    // (setup failed, no ray[default], ...)
+    const said = (await rayFailure(h, `${jobId}.0`)) ?? lastScriptError(await readFile(log, "utf8").catch(() => ""));
     return a
       ? `: exit status ${a.exitStatus}${a.failed ? `, failed ${a.failed} (${a.failedReason ?? ""})` : ""} on ${a.host}${said ? `: ${said}` : ""}; its log: ${log}`
       : said
@@ -89,7 +116,18 @@ export async function waitForWorkers(
   signal?: AbortSignal,
 ): Promise<number> {
   let last = -1;
+  let looked = 0;
   while (Date.now() < deadline) {
+    // a head whose Ray died after it published its address ends its job: say so now, not at the deadline
+    if (Date.now() - looked >= 3000) {
+      looked = Date.now();
+      const headJob = Number(info.job_id);
+      const rows = await h.sge.listJobs({ jobIds: [headJob] }).catch(() => undefined);
+      if (rows && !rows.some((r) => r.status === "running"))
+        throw new ClusterError(
+          `the head job ${headJob} ${rows.length === 0 ? "ended" : `is ${rows[0]?.state}`} after its Ray came up${rows.length === 0 ? await whyHeadEnded(h, headJob) : ""}`,
+        );
+    }
     const nodes = await h.rayNodes(info).catch(() => undefined);
     const alive = nodes?.filter((n) => n.state === "ALIVE" && !n.isHead).length ?? 0;
     if (alive !== last) h.log(`Ray: head up at ${info.ip}:${info.gcs_port}, ${alive}/${want} worker(s) joined`);

@@ -121,6 +121,30 @@ describe("failures", () => {
     expect(cli(["down", config], dir).status).toBe(0);
   });
 
+  it("a head whose Ray dies after it published its address: up fails at once, says why in plain words, leaves nothing", async () => {
+    // h_vmem as the memory complex (a per-process limit at many sites): the head's raylet cannot map
+    // Ray's default object store (30% of the host's RAM) and dies; its job ends some 35 s after it started
+    const config = smallConfig(dir, "itfvmem");
+    writeFileSync(
+      config,
+      readFileSync(config, "utf8")
+        .replace("  parallel_environment: smp\n", "  parallel_environment: smp\n  memory_complex: h_vmem\n")
+        .replace(/memory: "1G"/g, 'memory: "3G"'),
+    );
+    const started = Date.now();
+    const r = cli(["up", config, "--timeout", "240"], dir);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(
+      /the head job \d+ ended after its Ray came up: exit status 1 .*Ray's object store could not get its memory of \d+\.\d GiB \(Cannot allocate memory\): the job's memory limit \(h_vmem\)/,
+    );
+    // the job ends when `ray start` gives up (30 s after the raylet died); up says so within seconds of it
+    expect(Date.now() - started).toBeLessThan(90_000);
+    expect(r.stderr).toMatch(/up failed: deleting the 2 job\(s\) it submitted/);
+    await waitFor("nothing left", async () =>
+      (await sge.listJobs({ name: "rsge-itfvmem-*" })).length === 0 ? true : undefined,
+    );
+  });
+
   it("a request no queue can ever run fails fast with Grid Engine's reason and leaves nothing", async () => {
     const config = smallConfig(dir, "itfbig");
     writeFileSync(config, readFileSync(config, "utf8").replace(/(head_node:\n(?:.*\n)*?\s+memory: )"\S+"/, '$1"100T"'));
