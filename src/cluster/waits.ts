@@ -123,9 +123,11 @@ export async function waitForWorkers(
       looked = Date.now();
       const headJob = Number(info.job_id);
       const rows = await h.sge.listJobs({ jobIds: [headJob] }).catch(() => undefined);
-      if (rows && !rows.some((r) => r.status === "running"))
+      // (a failed qstat is no news; a suspended head may resume: only an end, an error or a deletion count)
+      const over = rows?.find((r) => r.status === "error" || r.status === "deleting");
+      if (rows && (rows.length === 0 || over))
         throw new ClusterError(
-          `the head job ${headJob} ${rows.length === 0 ? "ended" : `is ${rows[0]?.state}`} after its Ray came up${rows.length === 0 ? await whyHeadEnded(h, headJob) : ""}`,
+          `the head job ${headJob} ${over ? `is ${over.state}` : "ended"} after its Ray came up${over ? "" : await whyHeadEnded(h, headJob)}`,
         );
     }
     const nodes = await h.rayNodes(info).catch(() => undefined);
